@@ -1,0 +1,94 @@
+"""The `atlas` root command: global options, lazy subcommands, and error rendering."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import click
+
+from atlas.config import AtlasConfig, load_config
+from atlas.errors import AtlasError
+
+# name -> "module:attribute"; modules are imported only when their command runs, so
+# `atlas --help` never imports torch.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "neo4j": ("atlas.cli.neo4j_cmd:neo4j", "Manage the local Neo4j server (start, stop, status, logs)."),
+    "init": ("atlas.cli.init_cmd:init", "Create or upgrade the catalog, Neo4j and DuckDB schemas."),
+    "config": ("atlas.cli.config_cmd:config", "Show the effective configuration."),
+    "attribute": ("atlas.cli.attribute_cmd:attribute", "Compute one prompt's attribution graph."),
+    "transcoders": ("atlas.cli.transcoders_cmd:transcoders", "Train and inspect transcoders."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in SUBCOMMANDS:
+            return None
+        target, _ = SUBCOMMANDS[name]
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name == module_name:
+                return None
+            raise
+        return getattr(module, attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SUBCOMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
+@click.option("--home", type=click.Path(file_okay=False), default=None,
+              help="Atlas home (default ~/.cache/feature-atlas; env ATLAS_HOME).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Config file (TOML; default <home>/config.toml; env ATLAS_CONFIG).")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.version_option(package_name="feature-atlas")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, config_path: str | None, debug: bool) -> None:
+    """Feature Atlas: attribution graphs over prompt corpora, queryable across prompts."""
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"overrides": {"home": home, "config": config_path}, "debug": debug}
+
+
+def get_config(ctx: click.Context, **overrides: object) -> AtlasConfig:
+    """The effective config for a command: root options, then the command's own flags."""
+    root = ctx.find_root().obj or {"overrides": {}}
+    return load_config({**root["overrides"], **overrides})
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv
+    try:
+        cli.main(standalone_mode=False)
+    except AtlasError as e:
+        if debug:
+            raise
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
