@@ -71,7 +71,8 @@ def get_config(ctx: click.Context, **overrides: object) -> AtlasConfig:
 def main() -> None:
     debug = "--debug" in sys.argv
     try:
-        cli.main(standalone_mode=False)
+        # without standalone mode click returns ctx.exit()'s code instead of exiting
+        code = cli.main(standalone_mode=False)
     except AtlasError as e:
         if debug:
             raise
@@ -88,6 +89,7 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
