@@ -41,9 +41,10 @@ class ComputeResult:
 
 
 class ShardComputer(Protocol):
-    def __call__(self, prompts: pa.Table, on_prompt: Callable[[int, bool], None]) -> ComputeResult:
-        """Compute the tables of `prompts` (rows of prompts.parquet); call on_prompt(n_tokens,
-        failed) once per prompt."""
+    def __call__(self, prompts: pa.Table, first_row: int,
+                 on_prompt: Callable[[int, bool], None]) -> ComputeResult:
+        """Compute the tables of `prompts` (rows first_row... of prompts.parquet); call
+        on_prompt(n_tokens, failed) once per prompt."""
 
 
 ShardSink = Callable[[Path, int], None]
@@ -125,7 +126,7 @@ def _process(config: AtlasConfig, factory, run_name: str, shard: Shard, prompts_
     t0 = time.perf_counter()
     try:
         prompts = read_prompt_range(prompts_path, shard.first_prompt, shard.n_prompts)
-        result = compute(prompts, on_prompt or (lambda _n, _failed: None))
+        result = compute(prompts, shard.first_prompt, on_prompt or (lambda _n, _failed: None))
         path = shard_dir(config.home, run_name, shard.index)
         write_shard(path, result.tables)
     except BaseException as e:

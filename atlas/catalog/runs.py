@@ -65,11 +65,15 @@ class RunSpec:
     settings: dict[str, Any]
 
 
+def refuse_existing(session: Session, name: str) -> None:
+    if session.scalar(select(Run.id).where(Run.name == name)) is not None:
+        raise InputError(f"run {name!r} already exists; resume it with "
+                         f"`atlas ingest --resume {name}` or choose another --run name")
+
+
 def create_run(session: Session, spec: RunSpec) -> Run:
     """Record the run and its shards (contiguous prompt ranges of `shard_size`)."""
-    if session.scalar(select(Run).where(Run.name == spec.name)) is not None:
-        raise InputError(f"run {spec.name!r} already exists; resume it with "
-                         f"`atlas ingest --resume {spec.name}` or choose another --run name")
+    refuse_existing(session, spec.name)
     model = get_or_create(session, Model, spec.model_name, path=spec.model_path)
     tset = get_or_create(session, TranscoderSet, spec.transcoder_set_name, model_id=model.id,
                          path=spec.transcoder_path, kind=spec.transcoder_kind)
