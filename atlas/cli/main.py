@@ -19,6 +19,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "config": ("atlas.cli.config_cmd:config", "Show the effective configuration."),
     "attribute": ("atlas.cli.attribute_cmd:attribute", "Compute one prompt's attribution graph."),
     "transcoders": ("atlas.cli.transcoders_cmd:transcoders", "Train and inspect transcoders."),
+    "feature": ("atlas.cli.feature_cmd:feature",
+                "Show a feature's card: stats, histogram, examples, output tokens."),
 }
 
 
