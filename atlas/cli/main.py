@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("atlas.cli.ingest_cmd:ingest",
                "Compute graphs and activations over a corpus (resumable, sharded)."),
     "runs": ("atlas.cli.ingest_cmd:runs_cmd", "List ingestion runs with their progress."),
+    "feature": ("atlas.cli.feature_cmd:feature",
+                "Show a feature's card: stats, histogram, examples, output tokens."),
 }
 
 
