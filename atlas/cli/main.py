@@ -19,6 +19,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "config": ("atlas.cli.config_cmd:config", "Show the effective configuration."),
     "attribute": ("atlas.cli.attribute_cmd:attribute", "Compute one prompt's attribution graph."),
     "transcoders": ("atlas.cli.transcoders_cmd:transcoders", "Train and inspect transcoders."),
+    "ingest": ("atlas.cli.ingest_cmd:ingest",
+               "Compute graphs and activations over a corpus (resumable, sharded)."),
+    "runs": ("atlas.cli.ingest_cmd:runs_cmd", "List ingestion runs with their progress."),
 }
 
 
@@ -71,7 +74,8 @@ def get_config(ctx: click.Context, **overrides: object) -> AtlasConfig:
 def main() -> None:
     debug = "--debug" in sys.argv
     try:
-        cli.main(standalone_mode=False)
+        # without standalone mode click returns ctx.exit()'s code instead of exiting
+        code = cli.main(standalone_mode=False)
     except AtlasError as e:
         if debug:
             raise
@@ -88,6 +92,7 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
