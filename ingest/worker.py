@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
@@ -98,6 +99,9 @@ def run_worker(config: AtlasConfig, run_name: str, compute: ShardComputer,
     beat = _Heartbeat(factory, job)
     beat.start()
     error: str | None = None
+    # One shard is written and loaded while the next is computed; never more than one pending.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-writer")
+    pending: Future | None = None
     try:
         prompts_path = run_dir(config.home, run_name) / PROMPTS_FILE
         while True:
@@ -106,12 +110,18 @@ def run_worker(config: AtlasConfig, run_name: str, compute: ShardComputer,
                 shard = runs.claim_shard(session, run, worker)
             if shard is None:
                 break
-            _process(config, factory, run_name, shard, prompts_path, compute, sinks, on_prompt,
-                     report)
+            computed = _compute(factory, shard, prompts_path, compute, on_prompt)
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(_commit, config, factory, run_name, shard, computed, sinks,
+                                    report)
+        if pending is not None:
+            pending.result()
     except BaseException as e:
         error = f"{type(e).__name__}: {e}"
         raise
     finally:
+        writer.shutdown(wait=True)
         beat.stop()
         with factory() as session:
             runs.finish_job(session, session.merge(job), error)
@@ -120,30 +130,50 @@ def run_worker(config: AtlasConfig, run_name: str, compute: ShardComputer,
     return report
 
 
-def _process(config: AtlasConfig, factory, run_name: str, shard: Shard, prompts_path: Path,  # noqa: ANN001
-             compute: ShardComputer, sinks: list[ShardSink],
-             on_prompt: Callable[[int, bool], None] | None, report: WorkerReport) -> None:
+def _release(factory, shard: Shard, e: BaseException) -> None:  # noqa: ANN001
+    with factory() as session:
+        row = session.get(Shard, shard.id)
+        row.state, row.worker, row.error = ShardState.pending, None, f"{type(e).__name__}: {e}"
+        session.commit()
+
+
+@dataclass(frozen=True)
+class _Computed:
+    prompts: int
+    result: ComputeResult
+    started: float
+
+
+def _compute(factory, shard: Shard, prompts_path: Path, compute: ShardComputer,  # noqa: ANN001
+             on_prompt: Callable[[int, bool], None] | None) -> _Computed:
     t0 = time.perf_counter()
     try:
         prompts = read_prompt_range(prompts_path, shard.first_prompt, shard.n_prompts)
         result = compute(prompts, shard.first_prompt, on_prompt or (lambda _n, _failed: None))
-        path = shard_dir(config.home, run_name, shard.index)
+    except BaseException as e:
+        _release(factory, shard, e)
+        raise
+    return _Computed(prompts.num_rows, result, t0)
+
+
+def _commit(config: AtlasConfig, factory, run_name: str, shard: Shard,  # noqa: ANN001
+            computed: _Computed, sinks: list[ShardSink], report: WorkerReport) -> None:
+    result = computed.result
+    path = shard_dir(config.home, run_name, shard.index)
+    try:
         write_shard(path, result.tables)
     except BaseException as e:
-        with factory() as session:
-            row = session.get(Shard, shard.id)
-            row.state, row.worker, row.error = ShardState.pending, None, f"{type(e).__name__}: {e}"
-            session.commit()
+        _release(factory, shard, e)
         raise
     with factory() as session:
         row = session.get(Shard, shard.id)
         row.state, row.path, row.committed_at = ShardState.committed, str(path), utcnow()
         row.n_tokens, row.n_graphs, row.n_errors = result.n_tokens, result.n_graphs, result.n_errors
         row.n_nodes, row.n_edges = result.tables.nodes.num_rows, result.tables.edges.num_rows
-        row.seconds = time.perf_counter() - t0
+        row.seconds = time.perf_counter() - computed.started
         session.commit()
     report.shards += 1
-    report.prompts += prompts.num_rows
+    report.prompts += computed.prompts
     report.tokens += result.n_tokens
     report.graphs += result.n_graphs
     report.errors += result.n_errors

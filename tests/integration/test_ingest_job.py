@@ -73,7 +73,7 @@ def test_ingest_writes_every_prompt_once(atlas_config, inputs) -> None:
     assert result.exit_code == 0, result.output
     assert "1 malformed JSON" in result.output and "1 empty prompts" in result.output
     contents = _shard_contents(atlas_config.home, "whole")
-    ids = [r["prompt_id"] for r in contents["prompts"]]
+    ids = sorted(r["prompt_id"] for r in contents["prompts"])
     assert ids == [f"p{i:03d}" for i in range(N_PROMPTS)]
     assert all(r["has_graph"] for r in contents["prompts"])
     assert {r["prompt_id"] for r in contents["activations"]} == set(ids)
