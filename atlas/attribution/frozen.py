@@ -87,6 +87,24 @@ def norm_bias(module: nn.Module) -> torch.Tensor | None:
     return getattr(module, "bias", None)
 
 
+class _FrozenNorm(torch.autograd.Function):
+    """Value: the norm's own output. Gradient: the frozen-scale Jacobian, in one fused pass."""
+
+    @staticmethod
+    def forward(ctx, x, value, gain, centered):  # noqa: D102
+        ctx.save_for_backward(gain)
+        ctx.centered = centered
+        return value
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: D102
+        (gain,) = ctx.saved_tensors
+        g = grad * gain
+        if ctx.centered:
+            g = g - g.mean(-1, keepdim=True)
+        return g, None, None, None
+
+
 class NormFreezer:
     """Forward hook making a norm linear at its scale (recorded, or replayed from a record)."""
 
@@ -105,4 +123,12 @@ class NormFreezer:
         scale = norm_scale(self.kind, module, x.detach())
         if self.record:
             self.scale = scale[:1]
-        return output.detach() + norm_linear(self.kind, module, x - x.detach(), scale)
+        if not (torch.is_grad_enabled() and x.requires_grad):
+            return output
+        weight = module.weight.float()
+        if self.kind == "rmsnorm_offset":
+            weight = 1.0 + weight
+        # every batch row holds the same prompt, so the gain of row 0 serves them all
+        same = x.shape[0] > 1 and torch.equal(x[0].detach(), x[-1].detach())
+        gain = ((scale[:1] if same else scale) * weight).to(x.dtype)
+        return _FrozenNorm.apply(x, output.detach(), gain, self.kind == "layernorm")

@@ -32,3 +32,15 @@ def random_transcoders(n_layers: int, d_model: int, d_transcoder: int, kind: str
     W_skip = [randn(d_model, d_model, scale=0.1 * d_model ** -0.5) for _ in range(n_layers)] \
         if skip else None
     return TranscoderSet(config, W_enc, b_enc, W_dec, b_dec, threshold, W_skip)
+
+
+def calibrate_sparsity(tset: TranscoderSet, mlp_in: torch.Tensor, rate: float) -> TranscoderSet:
+    """Set each layer's encoder bias so about `rate` of (token, feature) pairs are active on
+    `mlp_in` [n_layers n_tokens d_model] (transcoder inputs, e.g. from capture_mlp_io)."""
+    b_enc = []
+    for layer in range(tset.n_layers):
+        pre = mlp_in[layer].to(tset.dtype) @ tset.W_enc[layer].T
+        cut = torch.quantile(pre.flatten().float()[:1_000_000], 1.0 - rate)
+        b_enc.append(torch.full_like(tset.b_enc[layer], -float(cut)))
+    return TranscoderSet(tset.config, tset.W_enc, b_enc, tset.W_dec, tset.b_dec,
+                         tset.threshold, tset.W_skip)

@@ -48,5 +48,6 @@ def tl_replacement_model(model_dir: Path, hf_model, tokenizer, transcoders,
     model = TransformerLensReplacementModel(cfg, tokenizer=tokenizer)
     model.load_and_process_state_dict(state, fold_ln=False, center_writing_weights=False,
                                       center_unembed=False, fold_value_biases=False)
+    model.cfg.tokenizer_name = str(model_dir)  # create_graph_files reloads it from here
     model._configure_replacement_model(transcoders)
     return model
