@@ -67,6 +67,9 @@ class ReplacementHooks:
             self._handles.append(module.register_forward_hook(freezer))
         self._handles.append(self.adapter.embed.register_forward_hook(self._embed_hook))
         for layer in range(self.adapter.n_layers):
+            qkv = self.adapter.fused_qkv(layer)
+            if qkv is not None and not replaying:
+                self._handles.append(qkv.register_forward_hook(_values_only_grad))
             self._install_input_site(layer)
             self._install_output_site(layer)
         self._handles.append(self.adapter.final_norm.register_forward_hook(self._final_hook))
@@ -139,6 +142,20 @@ class ReplacementHooks:
         self._handles.append(self._output_module(layer).register_forward_hook(replace))
 
 
+def _values_only_grad(module: torch.nn.Module, args: tuple, out: torch.Tensor) -> torch.Tensor:
+    """Fused q|k|v Conv1D (GPT-2): keep the value, but let gradients reach only the v third.
+
+    Queries and keys are detached in the frozen attention anyway; computing v with its own
+    matmul makes the backward pass multiply by a d x d block instead of d x 3d.
+    """
+    if not (torch.is_grad_enabled() and args[0].requires_grad):
+        return out
+    x = args[0]
+    d = out.shape[-1] // 3
+    v = torch.addmm(module.bias[2 * d:], x.reshape(-1, x.shape[-1]), module.weight[:, 2 * d:])
+    return torch.cat([out[..., :2 * d].detach(), v.view(*out.shape[:-1], d)], dim=-1)
+
+
 def run_base(adapter: ModelAdapter, input_ids: torch.Tensor,
              attention_mask: torch.Tensor | None = None) -> torch.Tensor:
     """Run the decoder stack (no unembedding); returns the final-norm output [batch pos d_model]."""
@@ -155,3 +172,13 @@ def logits_from_final(adapter: ModelAdapter, final: torch.Tensor) -> torch.Tenso
         logits = torch.tanh(logits / cap) * cap
     return logits
 
+
+
+@torch.no_grad()
+def capture_transcoder_inputs(adapter: ModelAdapter, tset: TranscoderSet,
+                              input_ids: torch.Tensor) -> torch.Tensor:
+    """Transcoder inputs at tset's input site for input_ids [batch pos]:
+    [n_layers batch pos d_model]."""
+    with ReplacementHooks(adapter, tset) as hooks:
+        run_base(adapter, input_ids)
+    return torch.stack([t.detach() for t in hooks.tin])
