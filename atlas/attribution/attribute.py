@@ -69,7 +69,7 @@ class _Attributor:
         self.model, self.tset, self.ctx, self.targets = model, tset, ctx, targets
         self.n_layers = ctx.n_layers
         self.reader = EdgeReader(ctx, [tset.n_out(i) for i in range(tset.n_layers)])
-        self.hooks = ReplacementHooks(model.adapter, tset)
+        self.hooks = ReplacementHooks(model.adapter, tset, identical_rows=True)
         self.batch = batch
         ids = ctx.input_ids[None].expand(batch, -1)
         with torch.enable_grad(), self.hooks:

@@ -24,15 +24,34 @@ def _eager_for(module: nn.Module):
     return sys.modules[type(module).__module__].eager_attention_forward
 
 
+def _gpt2_values(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """GPT-2 values [batch heads pos head_dim] from the fused c_attn, v third only."""
+    d = module.split_size
+    conv = module.c_attn
+    v = torch.addmm(conv.bias[2 * d:], x.reshape(-1, x.shape[-1]), conv.weight[:, 2 * d:])
+    return v.view(x.shape[0], x.shape[1], -1, module.head_dim).transpose(1, 2)
+
+
 def _frozen_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor,
                       value: torch.Tensor, attention_mask: Any, **kwargs: Any):
-    """Eager attention with a constant pattern (queries/keys detached, or replayed)."""
-    state = getattr(module, "_atlas_state", None)
-    if state is not None and "q" in state and state.get("replay"):
+    """Eager attention with a constant pattern (queries/keys detached, or replayed).
+
+    With identical batch rows (`rows1`), the pattern is computed from row 0 only and broadcast;
+    a stashed value input (GPT-2) is projected here so gradients skip the fused q|k|v matmul.
+    """
+    state = getattr(module, "_atlas_state", None) or {}
+    if "q" in state and state.get("replay"):
         query = state["q"].expand(query.shape[0], *state["q"].shape[1:])
         key = state["k"].expand(key.shape[0], *state["k"].shape[1:])
-    elif state is not None and state.get("record"):
+    elif state.get("record"):
         state["q"], state["k"] = query[:1].detach(), key[:1].detach()
+    v_input = state.pop("v_input", None)
+    if v_input is not None:
+        value = _gpt2_values(module, v_input)
+    if state.get("rows1") and query.shape[0] > 1:
+        query, key = query[:1], key[:1]
+        if isinstance(attention_mask, torch.Tensor) and attention_mask.shape[0] > 1:
+            attention_mask = attention_mask[:1]
     return _eager_for(module)(module, query.detach(), key.detach(), value, attention_mask, **kwargs)
 
 
