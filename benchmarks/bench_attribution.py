@@ -156,8 +156,10 @@ def run(args) -> dict:
 
 
 def write_row(args, r: dict, path: Path) -> None:
+    cap = f" (max {args.max_feature_nodes})" if args.max_feature_nodes else ""
     shape = (f"GPT-2-like {args.layers}L d{args.d_model}, PLT {args.d_transcoder}, "
-             f"{args.n_tokens} tok, {r['features']:.0f} feature nodes, batch {args.batch_size}")
+             f"{args.n_tokens} tok, {r['features']:.0f} feature nodes{cap}, "
+             f"batch {args.batch_size}")
     row = (f"| {dt.date.today()} | {r['device']} | {shape} | {r['ours_s']:.2f} | {r['ct_s']:.2f} "
            f"| {r['ratio']:.2f}x | {r['ours_mib']:.0f} | {r['ct_mib']:.0f} | {r['rel_diff']:.1e} |")
     header = ("## Attribution\n\nSeconds per graph (median over prompts) and peak memory growth "
@@ -181,14 +183,19 @@ def main() -> None:
     parser.add_argument("--gpu", action="store_true", help="GPT-2-small sized run on CUDA")
     parser.add_argument("--prompts", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--max-feature-nodes", type=int, default=None,
+                        help="override the mode's max_feature_nodes (0: all features)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     gpu = dict(layers=12, d_model=768, d_transcoder=24576, n_tokens=64, rate=0.0005,
                batch_size=256, max_feature_nodes=8192)
     cpu = dict(layers=4, d_model=128, d_transcoder=2048, n_tokens=40, rate=0.01,
                batch_size=256, max_feature_nodes=None)
+    override = args.max_feature_nodes
     for key, value in (gpu if args.gpu else cpu).items():
         setattr(args, key, value)
+    if override is not None:
+        args.max_feature_nodes = override or None
     torch.set_num_threads(args.threads)
     result = run(args)
     print(result)
