@@ -5,7 +5,9 @@ import subprocess
 import sys
 
 import pytest
+from click.testing import CliRunner
 
+from atlas.cli.main import cli
 from atlas.models import load_model
 from atlas.transcoders import save_transcoders
 from tests.fixtures.tiny_models import tiny_model_dir, tiny_transcoders
@@ -24,16 +26,20 @@ def inputs(tmp_path_factory):
     return str(folder), str(tc)
 
 
+def _invoke(*args):
+    return CliRunner().invoke(cli, ["attribute", *args], catch_exceptions=False)
+
+
 def test_json_and_graph_outputs(inputs, tmp_path):
     model, tc = inputs
-    result = _run("--model", model, "--transcoders", tc, "--prompt", "The cat",
-                  "--out", str(tmp_path / "g.json"), "--batch-size", "16")
-    assert result.returncode == 0, result.stderr
+    result = _invoke("--model", model, "--transcoders", tc, "--prompt", "The cat",
+                     "--out", str(tmp_path / "g.json"), "--batch-size", "16")
+    assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "g.json").read_text())
     assert {"metadata", "qParams", "nodes", "links"} == set(data)
-    result = _run("--model", model, "--transcoders", tc, "--prompt", "The cat",
-                  "--out", str(tmp_path / "g.safetensors"), "--max-feature-nodes", "5")
-    assert result.returncode == 0, result.stderr
+    result = _invoke("--model", model, "--transcoders", tc, "--prompt", "The cat",
+                     "--out", str(tmp_path / "g.safetensors"), "--max-feature-nodes", "5")
+    assert result.exit_code == 0, result.output
     assert (tmp_path / "g.safetensors").is_file()
 
 
