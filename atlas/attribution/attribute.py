@@ -132,6 +132,9 @@ def _visit_features(att: _Attributor, rows: torch.Tensor, row_nodes: torch.Tenso
                                        n_total)
             rank = torch.argsort(infl[:ctx.n_features], descending=True)
             pending = rank[~visited[rank]][:min(cfg.update_interval * bs, n_visit - done)]
+            # the queue's rows do not depend on their batching: ascending index = by layer,
+            # then position, so each backward pass starts as low as possible
+            pending = pending.sort().values
         for chunk in pending.split(bs):
             att.compute(feats[chunk, 0], feats[chunk, 1], ctx.encoder_vecs[chunk],
                         rows[st:st + len(chunk)])
@@ -169,6 +172,11 @@ def attribute(prompt: str | list[int] | torch.Tensor, model: LoadedModel,
     transcoders.validate_for_model(model.n_layers, model.d_model)
     tset = transcoders.to(model.device, model.dtype)
     ids = encode_prompt(model.tokenizer, prompt).to(model.device)
+    limit = getattr(model.model.config, "max_position_embeddings", None) or \
+        getattr(model.model.config, "n_positions", None)
+    if limit and len(ids) > limit:
+        raise InputError(f"prompt has {len(ids)} tokens but the model takes at most {limit}; "
+                         "shorten the prompt")
     with torch.no_grad(), ReplacementHooks(model.adapter, tset) as hooks:
         run_base(model.adapter, ids[None])
         ctx = build_context(hooks, tset, ids, cfg.zero_positions)

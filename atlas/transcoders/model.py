@@ -148,7 +148,12 @@ class TranscoderSet:
         return self.b_enc[0].dtype
 
     def to(self, device: Any = None, dtype: torch.dtype | None = None) -> "TranscoderSet":
-        """A copy on `device` in `dtype` (either may be None to keep it)."""
+        """A copy on `device` in `dtype` (either may be None to keep it); self if already there."""
+        same_device = device is None or torch.device(device) == self.device or (
+            torch.device(device).type == self.device.type and torch.device(device).index is None)
+        if same_device and (dtype is None or dtype == self.dtype):
+            return self
+
         def move(ts):
             return None if ts is None else [t.to(device=device, dtype=dtype) for t in ts]
         return TranscoderSet(self.config, move(self.W_enc), move(self.b_enc), move(self.W_dec),
