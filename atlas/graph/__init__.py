@@ -6,6 +6,7 @@
     write_frontend_json(graph, path, slug=None, ...) -> Path / read_frontend_json(path)
     graph_to_shard_tables(graph, run, prompt_id, transcoder_set, pruned=None, ...)
         -> {"nodes": pa.Table, "edges": pa.Table}
+    node_table(graph) -> pa.Table (every node of the unpruned graph)
     activation_table(graph, run, prompt_id) -> pa.Table; prompt_row(...) -> dict
 """
 

@@ -122,11 +122,12 @@ def to_frontend(graph: Graph, slug: str, node_threshold: float = 0.8,
                 scan: str | None = None) -> FrontendGraph:
     """The frontend JSON model of `graph` after pruning (computed unless given)."""
     pruned = pruned or prune_graph(graph, node_threshold, edge_threshold)
+    adjacency, graph = graph.adjacency, graph.host_view()
     node_mask, edge_mask = pruned.node_mask.cpu(), pruned.edge_mask.cpu()
     cumulative = pruned.cumulative_scores.cpu().tolist()
     nodes = {i: _node(graph, i, cumulative[i]) for i in node_mask.nonzero().flatten().tolist()}
     dst, src = edge_mask.nonzero(as_tuple=True)
-    weights = graph.adjacency.detach().cpu()[dst, src].tolist()
+    weights = adjacency.detach()[dst.to(adjacency.device), src.to(adjacency.device)].cpu().tolist()
     links = [Link(source=nodes[s].node_id, target=nodes[d].node_id, weight=w)
              for s, d, w in zip(src.tolist(), dst.tolist(), weights) if s in nodes and d in nodes]
     connected = {link.source for link in links} | {link.target for link in links}

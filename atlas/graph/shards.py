@@ -59,23 +59,36 @@ def _node_row(graph: Graph, index: int) -> dict[str, Any]:
     return row
 
 
+def _nodes(graph: Graph, indices: list[int], influence: list[float], run: str,
+           prompt_id: str, transcoder_set: str) -> pa.Table:
+    rows = []
+    for index in indices:
+        row = _node_row(graph, index)
+        row.update(run=run, prompt_id=prompt_id, node_index=index, node_id=node_id(graph, index),
+                   transcoder_set=transcoder_set, influence=influence[index])
+        rows.append(row)
+    return pa.Table.from_pylist(rows, schema=NODE_SCHEMA)
+
+
+def node_table(graph: Graph, run: str = "", prompt_id: str = "",
+               transcoder_set: str = "") -> pa.Table:
+    """Every node of the (unpruned) graph as nodes.parquet rows."""
+    influence = node_influence(graph).cpu().tolist()
+    return _nodes(graph.host_view(), list(range(graph.n_nodes)), influence, run, prompt_id,
+                  transcoder_set)
+
+
 def graph_to_shard_tables(graph: Graph, run: str, prompt_id: str, transcoder_set: str,
                           pruned: PruneResult | None = None, node_threshold: float = 0.8,
                           edge_threshold: float = 0.98) -> dict[str, pa.Table]:
     """{"nodes": ..., "edges": ...} rows of the pruned graph (pruned here unless given)."""
     pruned = pruned or prune_graph(graph, node_threshold, edge_threshold)
     influence = node_influence(graph).cpu().tolist()
+    adjacency, graph = graph.adjacency, graph.host_view()
     kept = pruned.node_mask.cpu().nonzero().flatten().tolist()
-    rows = []
-    for index in kept:
-        row = _node_row(graph, index)
-        row.update(run=run, prompt_id=prompt_id, node_index=index, node_id=node_id(graph, index),
-                   transcoder_set=transcoder_set, influence=influence[index])
-        rows.append(row)
-    nodes = pa.Table.from_pylist(rows, schema=NODE_SCHEMA)
-    edge_mask = pruned.edge_mask.cpu()
-    dst, src = edge_mask.nonzero(as_tuple=True)
-    weight = graph.adjacency.detach().cpu()[dst, src].float()
+    nodes = _nodes(graph, kept, influence, run, prompt_id, transcoder_set)
+    dst, src = pruned.edge_mask.cpu().nonzero(as_tuple=True)
+    weight = adjacency.detach()[dst.to(adjacency.device), src.to(adjacency.device)].cpu().float()
     n = len(dst)
     edges = pa.table({"run": pa.array([run] * n, pa.string()),
                       "prompt_id": pa.array([prompt_id] * n, pa.string()),

@@ -51,7 +51,8 @@ class TranscoderConfig:
         if self.kind not in ("plt", "clt"):
             raise InputError(f"transcoder kind {self.kind!r} unknown; use plt or clt")
         if self.activation not in ACTIVATIONS:
-            raise InputError(f"activation {self.activation!r} unknown; valid: {', '.join(ACTIVATIONS)}")
+            raise InputError(f"activation {self.activation!r} unknown; "
+                             f"valid: {', '.join(ACTIVATIONS)}")
         if self.activation == "topk" and not self.top_k:
             raise InputError("topk activation needs top_k > 0; set top_k in the config")
         if self.input_hook not in INPUT_HOOKS:

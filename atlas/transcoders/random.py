@@ -1,4 +1,4 @@
-"""Seeded random transcoder sets for tests and benchmarks (not trained; shapes and sparsity only)."""
+"""Seeded random transcoder sets for tests and benchmarks (untrained: shapes and sparsity only)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from atlas.transcoders.model import TranscoderConfig, TranscoderSet
 def random_transcoders(n_layers: int, d_model: int, d_transcoder: int, kind: str = "plt",
                        activation: str = "relu", skip: bool = False, top_k: int | None = None,
                        input_hook: str = "mlp.hook_in", output_hook: str = "hook_mlp_out",
-                       seed: int = 0, enc_bias: float = -0.3, scan: str = "random") -> TranscoderSet:
+                       seed: int = 0, enc_bias: float = -0.3,
+                       scan: str = "random") -> TranscoderSet:
     """A random set; a negative encoder bias keeps roughly a few percent of features active."""
     gen = torch.Generator().manual_seed(seed)
     config = TranscoderConfig(kind=kind, n_layers=n_layers, d_model=d_model,

@@ -10,7 +10,8 @@ from atlas.attribution import attribute, compute_graph_scores, prune_graph
 from atlas.errors import InputError
 from atlas.graph import load_graph, save_graph
 from atlas.graph.frontend import FrontendGraph, cantor, read_frontend_json, write_frontend_json
-from atlas.graph.shards import EDGE_SCHEMA, NODE_SCHEMA, activation_table, graph_to_shard_tables
+from atlas.graph.shards import (EDGE_SCHEMA, NODE_SCHEMA, activation_table,
+                                graph_to_shard_tables, node_table)
 from atlas.models import load_model
 from tests.fixtures.tiny_models import tiny_model_dir, tiny_transcoders
 
@@ -78,6 +79,9 @@ def test_shard_tables_follow_the_schema(graph):
     assert set(edges.column("target").to_pylist()) <= index
     types = set(nodes.column("node_type").to_pylist())
     assert {"embedding", "logit", "feature"} <= types
+    everything = node_table(graph)
+    assert everything.num_rows == graph.n_nodes
+    assert everything.column("node_type").to_pylist().count("error") == graph.n_layers * graph.n_pos
     acts = activation_table(graph, "run1", "p1")
     assert acts.num_rows == graph.active_features.shape[0]
     assert isinstance(acts, pa.Table)
