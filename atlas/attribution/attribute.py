@@ -130,7 +130,9 @@ def _visit_features(att: _Attributor, rows: torch.Tensor, row_nodes: torch.Tenso
         else:
             infl = _partial_influences(rows[:st], att.targets.probabilities, row_nodes[:st],
                                        n_total)
-            rank = torch.argsort(infl[:ctx.n_features], descending=True)
+            # stable: features tied in estimated influence (often at zero) are taken in index
+            # order; circuit-tracer's unstable sort picks among them arbitrarily
+            rank = torch.sort(infl[:ctx.n_features], descending=True, stable=True).indices
             pending = rank[~visited[rank]][:min(cfg.update_interval * bs, n_visit - done)]
             # the queue's rows do not depend on their batching: ascending index = by layer,
             # then position, so each backward pass starts as low as possible
