@@ -69,16 +69,16 @@ class _Attributor:
         self.model, self.tset, self.ctx, self.targets = model, tset, ctx, targets
         self.n_layers = ctx.n_layers
         self.reader = EdgeReader(ctx, [tset.n_out(i) for i in range(tset.n_layers)])
-        self.hooks = ReplacementHooks(model.adapter, tset)
+        self.hooks = ReplacementHooks(model.adapter, tset, identical_rows=True)
         self.batch = batch
         ids = ctx.input_ids[None].expand(batch, -1)
         with torch.enable_grad(), self.hooks:
             run_base(model.adapter, ids)
 
-    def compute(self, layers: torch.Tensor, positions: torch.Tensor,
-                vectors: torch.Tensor) -> torch.Tensor:
-        """Rows [n n_columns] for targets injecting `vectors` [n d_model] at (layer, pos);
-        layer n_layers means the final-norm output (logits)."""
+    def compute(self, layers: torch.Tensor, positions: torch.Tensor, vectors: torch.Tensor,
+                out: torch.Tensor) -> None:
+        """Fill rows `out` [n n_columns] (zeroed) for targets injecting `vectors` [n d_model] at
+        (layer, pos); layer n_layers means the final-norm output (logits)."""
         n = int(layers.shape[0])
         rows_idx = torch.arange(n, device=layers.device)
         outputs, grads_out = [], []
@@ -93,7 +93,7 @@ class _Attributor:
         inputs = [self.hooks.emb] + [self.hooks.tout[k] for k in range(top)]
         grads = torch.autograd.grad(outputs, inputs, grads_out, retain_graph=True,
                                     allow_unused=True)
-        return self.reader.rows(grads[0], list(grads[1:]), n)
+        self.reader.rows(grads[0], list(grads[1:]), out)
 
 
 def _partial_influences(rows: torch.Tensor, probs: torch.Tensor, row_nodes: torch.Tensor,
@@ -130,11 +130,16 @@ def _visit_features(att: _Attributor, rows: torch.Tensor, row_nodes: torch.Tenso
         else:
             infl = _partial_influences(rows[:st], att.targets.probabilities, row_nodes[:st],
                                        n_total)
-            rank = torch.argsort(infl[:ctx.n_features], descending=True)
+            # stable: features tied in estimated influence (often at zero) are taken in index
+            # order; circuit-tracer's unstable sort picks among them arbitrarily
+            rank = torch.sort(infl[:ctx.n_features], descending=True, stable=True).indices
             pending = rank[~visited[rank]][:min(cfg.update_interval * bs, n_visit - done)]
+            # the queue's rows do not depend on their batching: ascending index = by layer,
+            # then position, so each backward pass starts as low as possible
+            pending = pending.sort().values
         for chunk in pending.split(bs):
-            rows[st:st + len(chunk)] = att.compute(feats[chunk, 0], feats[chunk, 1],
-                                                   ctx.encoder_vecs[chunk])
+            att.compute(feats[chunk, 0], feats[chunk, 1], ctx.encoder_vecs[chunk],
+                        rows[st:st + len(chunk)])
             row_nodes[st:st + len(chunk)] = chunk
             visited[chunk] = True
             order.append(chunk)
@@ -169,6 +174,11 @@ def attribute(prompt: str | list[int] | torch.Tensor, model: LoadedModel,
     transcoders.validate_for_model(model.n_layers, model.d_model)
     tset = transcoders.to(model.device, model.dtype)
     ids = encode_prompt(model.tokenizer, prompt).to(model.device)
+    limit = getattr(model.model.config, "max_position_embeddings", None) or \
+        getattr(model.model.config, "n_positions", None)
+    if limit and len(ids) > limit:
+        raise InputError(f"prompt has {len(ids)} tokens but the model takes at most {limit}; "
+                         "shorten the prompt")
     with torch.no_grad(), ReplacementHooks(model.adapter, tset) as hooks:
         run_base(model.adapter, ids[None])
         ctx = build_context(hooks, tset, ids, cfg.zero_positions)
@@ -186,9 +196,9 @@ def attribute(prompt: str | list[int] | torch.Tensor, model: LoadedModel,
     for lo in range(0, n_logits, batch):
         hi = min(lo + batch, n_logits)
         k = hi - lo
-        rows[lo:hi] = att.compute(torch.full((k,), ctx.n_layers, device=model.device),
-                                  torch.full((k,), ctx.n_pos - 1, device=model.device),
-                                  targets.vectors[lo:hi])
+        att.compute(torch.full((k,), ctx.n_layers, device=model.device),
+                    torch.full((k,), ctx.n_pos - 1, device=model.device),
+                    targets.vectors[lo:hi], rows[lo:hi])
         row_nodes[lo:hi] = att.reader.n_columns + torch.arange(lo, hi, device=model.device)
     order = _visit_features(att, rows, row_nodes, cfg, n_visit)
     selected, adjacency = _assemble(ctx, rows, order, n_logits)

@@ -28,7 +28,7 @@ class EdgeReader:
         self.packed = [self._pack(layer) for layer in range(self.n_layers)]
 
     def _pack(self, layer: int):
-        """(D_t [n_out pos d max_count], flat slot index [n_l]) or None for an empty layer."""
+        """(packed decoders [n_out pos width d], flat slot index [n_l]) or None if empty."""
         lo, hi = self.ctx.layer_starts[layer], self.ctx.layer_starts[layer + 1]
         if hi == lo:
             return None
@@ -40,33 +40,33 @@ class EdgeReader:
         width = int(counts.max())
         packed = dec.new_zeros(self.n_pos, width, dec.shape[1], dec.shape[2])
         packed[pos, slot] = dec
-        return packed.permute(2, 0, 3, 1).contiguous(), pos * width + slot
+        return packed.permute(2, 0, 1, 3).contiguous(), pos * width + slot  # [n_out pos width d]
 
     def rows(self, g_embed: torch.Tensor | None, g_out: list[torch.Tensor | None],
-             n_rows: int) -> torch.Tensor:
-        """Rows [n_rows n_columns] (float32) from gradients [batch pos d_model] at the token
-        embedding and at each layer's output site (None where no gradient reached)."""
-        ref = next((g for g in [g_embed, *g_out] if g is not None), None)
-        device = ref.device if ref is not None else self.ctx.token_vecs.device
-        out = torch.zeros(n_rows, self.n_columns, device=device, dtype=torch.float32)
+             out: torch.Tensor) -> torch.Tensor:
+        """Fill `out` [n_rows n_columns] (float32, zeroed) from gradients [batch pos d_model] at
+        the token embedding and at each layer's output site (None where no gradient reached)."""
+        n_rows = out.shape[0]
         if g_embed is not None:
-            out[:, self.token_start:] = torch.einsum(
-                "bpd,pd->bp", g_embed[:n_rows], self.ctx.token_vecs.to(g_embed.dtype)).float()
+            out[:, self.token_start:] = self._dot(g_embed[:n_rows], self.ctx.token_vecs).T
         for k, g in enumerate(g_out):
             if g is None:
                 continue
-            g = g[:n_rows]
+            g_t = g[:n_rows].permute(1, 2, 0)  # [pos d batch]
             cols = slice(self.error_start + k * self.n_pos, self.error_start + (k + 1) * self.n_pos)
-            out[:, cols] = torch.einsum("bpd,pd->bp", g,
-                                        self.ctx.error_vecs[k].to(g.dtype)).float()
-            gt = g.transpose(0, 1)  # [pos batch d]
+            out[:, cols] = self._dot(g[:n_rows], self.ctx.error_vecs[k]).T
             for layer in range(max(0, k - max(self.n_out) + 1), k + 1):
                 packed = self.packed[layer]
                 if packed is None or k - layer >= self.n_out[layer]:
                     continue
-                dec_t, flat = packed
-                r = torch.bmm(gt, dec_t[k - layer].to(g.dtype))  # [pos batch width]
-                vals = r.permute(1, 0, 2).reshape(n_rows, -1)[:, flat]
+                dec, flat = packed
+                r = torch.bmm(dec[k - layer].to(g.dtype), g_t)  # [pos width batch]
+                vals = r.reshape(-1, n_rows).index_select(0, flat)  # [n_l batch]
                 lo, hi = self.ctx.layer_starts[layer], self.ctx.layer_starts[layer + 1]
-                out[:, lo:hi] += vals.float()
+                out[:, lo:hi] += vals.T.float()
         return out
+
+    @staticmethod
+    def _dot(g: torch.Tensor, vecs: torch.Tensor) -> torch.Tensor:
+        """<g[b, p], vecs[p]> as [pos batch], one small matmul per position batched."""
+        return torch.bmm(g.transpose(0, 1), vecs.to(g.dtype)[:, :, None])[..., 0].float()

@@ -24,15 +24,34 @@ def _eager_for(module: nn.Module):
     return sys.modules[type(module).__module__].eager_attention_forward
 
 
+def _gpt2_values(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """GPT-2 values [batch heads pos head_dim] from the fused c_attn, v third only."""
+    d = module.split_size
+    conv = module.c_attn
+    v = torch.addmm(conv.bias[2 * d:], x.reshape(-1, x.shape[-1]), conv.weight[:, 2 * d:])
+    return v.view(x.shape[0], x.shape[1], -1, module.head_dim).transpose(1, 2)
+
+
 def _frozen_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor,
                       value: torch.Tensor, attention_mask: Any, **kwargs: Any):
-    """Eager attention with a constant pattern (queries/keys detached, or replayed)."""
-    state = getattr(module, "_atlas_state", None)
-    if state is not None and "q" in state and state.get("replay"):
+    """Eager attention with a constant pattern (queries/keys detached, or replayed).
+
+    With identical batch rows (`rows1`), the pattern is computed from row 0 only and broadcast;
+    a stashed value input (GPT-2) is projected here so gradients skip the fused q|k|v matmul.
+    """
+    state = getattr(module, "_atlas_state", None) or {}
+    if "q" in state and state.get("replay"):
         query = state["q"].expand(query.shape[0], *state["q"].shape[1:])
         key = state["k"].expand(key.shape[0], *state["k"].shape[1:])
-    elif state is not None and state.get("record"):
+    elif state.get("record"):
         state["q"], state["k"] = query[:1].detach(), key[:1].detach()
+    v_input = state.pop("v_input", None)
+    if v_input is not None:
+        value = _gpt2_values(module, v_input)
+    if state.get("rows1") and query.shape[0] > 1:
+        query, key = query[:1], key[:1]
+        if isinstance(attention_mask, torch.Tensor) and attention_mask.shape[0] > 1:
+            attention_mask = attention_mask[:1]
     return _eager_for(module)(module, query.detach(), key.detach(), value, attention_mask, **kwargs)
 
 
@@ -87,6 +106,24 @@ def norm_bias(module: nn.Module) -> torch.Tensor | None:
     return getattr(module, "bias", None)
 
 
+class _FrozenNorm(torch.autograd.Function):
+    """Value: the norm's own output. Gradient: the frozen-scale Jacobian, in one fused pass."""
+
+    @staticmethod
+    def forward(ctx, x, value, gain, centered):  # noqa: D102
+        ctx.save_for_backward(gain)
+        ctx.centered = centered
+        return value
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: D102
+        (gain,) = ctx.saved_tensors
+        g = grad * gain
+        if ctx.centered:
+            g = g - g.mean(-1, keepdim=True)
+        return g, None, None, None
+
+
 class NormFreezer:
     """Forward hook making a norm linear at its scale (recorded, or replayed from a record)."""
 
@@ -105,4 +142,12 @@ class NormFreezer:
         scale = norm_scale(self.kind, module, x.detach())
         if self.record:
             self.scale = scale[:1]
-        return output.detach() + norm_linear(self.kind, module, x - x.detach(), scale)
+        if not (torch.is_grad_enabled() and x.requires_grad):
+            return output
+        weight = module.weight.float()
+        if self.kind == "rmsnorm_offset":
+            weight = 1.0 + weight
+        # every batch row holds the same prompt, so the gain of row 0 serves them all
+        same = x.shape[0] > 1 and torch.equal(x[0].detach(), x[-1].detach())
+        gain = ((scale[:1] if same else scale) * weight).to(x.dtype)
+        return _FrozenNorm.apply(x, output.detach(), gain, self.kind == "layernorm")

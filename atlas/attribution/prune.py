@@ -34,7 +34,8 @@ def normalize(adjacency: torch.Tensor) -> torch.Tensor:
     return a / a.sum(dim=1, keepdim=True).clamp(min=1e-10)
 
 
-def influence(normalized: torch.Tensor, weights: torch.Tensor, max_iter: int = 1000) -> torch.Tensor:
+def influence(normalized: torch.Tensor, weights: torch.Tensor,
+              max_iter: int = 1000) -> torch.Tensor:
     """Σ_{k≥1} wᵀ Âᵏ by repeated vector products (terminates on a DAG)."""
     current = weights @ normalized
     total = current.clone()

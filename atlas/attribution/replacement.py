@@ -35,8 +35,10 @@ class ReplaySources(Protocol):
 class ReplacementHooks:
     """Context manager: the local replacement model of `adapter`'s model for transcoders `tset`."""
 
-    def __init__(self, adapter: ModelAdapter, tset: TranscoderSet, record_stats: bool = False):
+    def __init__(self, adapter: ModelAdapter, tset: TranscoderSet, record_stats: bool = False,
+                 identical_rows: bool = False):
         self.adapter, self.tset = adapter, tset
+        self.identical_rows = identical_rows
         self.kind = adapter.spec.norm_kind
         self.freezers = {id(m): NormFreezer(self.kind) for m in adapter.norms()}
         self.record_stats = record_stats
@@ -59,7 +61,8 @@ class ReplacementHooks:
         for layer in range(self.adapter.n_layers):
             attn = self.adapter.attention(layer)
             state = getattr(attn, "_atlas_state", None) or {}
-            state.update(record=self.record_stats and not replaying, replay=replaying)
+            state.update(record=self.record_stats and not replaying, replay=replaying,
+                         rows1=self.identical_rows and not replaying)
             attn._atlas_state = state
         for module in self.adapter.norms():
             freezer = self.freezers[id(module)]
@@ -67,6 +70,8 @@ class ReplacementHooks:
             self._handles.append(module.register_forward_hook(freezer))
         self._handles.append(self.adapter.embed.register_forward_hook(self._embed_hook))
         for layer in range(self.adapter.n_layers):
+            if self.identical_rows and not replaying:
+                self._install_row0_shortcuts(layer)
             self._install_input_site(layer)
             self._install_output_site(layer)
         self._handles.append(self.adapter.final_norm.register_forward_hook(self._final_hook))
@@ -116,6 +121,26 @@ class ReplacementHooks:
             self.tin[layer] = normalized(self.kind, x, scale)
         self._handles.append(norm.register_forward_pre_hook(before))
 
+    def _install_row0_shortcuts(self, layer: int) -> None:
+        """All batch rows hold the same prompt: the MLP (its output is a constant) and GPT-2's
+        fused q|k|v projection run on row 0 only; values are re-projected with gradients."""
+        def row0(_m, args):
+            return (args[0][:1], *args[1:]) if args[0].shape[0] > 1 else None
+        self._handles.append(self.adapter.mlp(layer).register_forward_pre_hook(row0))
+        qkv = self.adapter.fused_qkv(layer)
+        if qkv is None:
+            return
+        attn = self.adapter.attention(layer)
+
+        def stash(_m, args):
+            attn._atlas_state["v_input"] = args[0]
+            return row0(_m, args)
+
+        def widen(_m, args, out):
+            return out.expand(attn._atlas_state["v_input"].shape[0], *out.shape[1:])
+        self._handles.append(qkv.register_forward_pre_hook(stash))
+        self._handles.append(qkv.register_forward_hook(widen))
+
     def _output_module(self, layer: int) -> torch.nn.Module:
         if self.tset.config.output_hook == "mlp.hook_out":
             return self.adapter.mlp(layer)
@@ -129,8 +154,10 @@ class ReplacementHooks:
                 new = self.replay.mlp_out(layer, tin).to(out.dtype)
             else:
                 skip = self.tset.skip(layer, tin)
+                if out.shape[0] != tin.shape[0]:  # MLP ran on row 0 only
+                    out = out.expand(tin.shape[0], *out.shape[1:])
                 if skip is None:
-                    new = out.detach().requires_grad_(torch.is_grad_enabled())
+                    new = out.detach().clone().requires_grad_(torch.is_grad_enabled())
                 else:
                     skip = skip.to(out.dtype)
                     new = skip + (out - skip).detach()
@@ -155,3 +182,13 @@ def logits_from_final(adapter: ModelAdapter, final: torch.Tensor) -> torch.Tenso
         logits = torch.tanh(logits / cap) * cap
     return logits
 
+
+
+@torch.no_grad()
+def capture_transcoder_inputs(adapter: ModelAdapter, tset: TranscoderSet,
+                              input_ids: torch.Tensor) -> torch.Tensor:
+    """Transcoder inputs at tset's input site for input_ids [batch pos]:
+    [n_layers batch pos d_model]."""
+    with ReplacementHooks(adapter, tset) as hooks:
+        run_base(adapter, input_ids)
+    return torch.stack([t.detach() for t in hooks.tin])

@@ -7,7 +7,7 @@ error and token nodes are zero) and is written to disk as sparse COO.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -107,6 +107,14 @@ class Graph:
         w = torch.zeros(self.n_nodes, device=self.adjacency.device)
         w[self.logit_start:] = self.logit_probabilities.to(w.device, torch.float32)
         return w
+
+    def host_view(self) -> "Graph":
+        """A shallow copy whose small tensors are on the CPU (adjacency stays where it is), for
+        per-node Python loops without a device sync per element."""
+        small = {name: getattr(self, name).cpu() for name in (
+            "input_ids", "active_features", "activation_values", "selected_features",
+            "logit_token_ids", "logit_probabilities")}
+        return replace(self, **small)
 
     def to(self, device: Any) -> "Graph":
         """Move the tensors to `device` in place; returns self."""

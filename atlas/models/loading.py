@@ -1,4 +1,4 @@
-"""Load a local HF causal LM, tokenize prompts the circuit-tracer way, capture MLP inputs/outputs."""
+"""Load a local HF causal LM, tokenize prompts as circuit-tracer does, capture MLP in/outputs."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ def ct_transcoders(folder: Path, dtype=torch.float32):
 
 
 def tl_replacement_model(model_dir: Path, hf_model, tokenizer, transcoders,
-                         dtype=torch.float32):
+                         dtype=torch.float32, device="cpu"):
     """TransformerLensReplacementModel with hf_model's weights, no weight processing."""
     from circuit_tracer.replacement_model.replacement_model_transformerlens import (
         TransformerLensReplacementModel)
@@ -38,7 +38,7 @@ def tl_replacement_model(model_dir: Path, hf_model, tokenizer, transcoders,
                                                                 convert_llama_weights)
 
     cfg_dict = convert_hf_model_config(str(model_dir))
-    cfg_dict.update(dtype=dtype, device="cpu", tokenizer_name=None, model_name=str(model_dir),
+    cfg_dict.update(dtype=dtype, device=str(device), tokenizer_name=None, model_name=str(model_dir),
                     original_architecture=hf_model.config.architectures[0])
     cfg = HookedTransformerConfig(**{k: v for k, v in cfg_dict.items()
                                      if k in HookedTransformerConfig.__dataclass_fields__})
@@ -48,5 +48,6 @@ def tl_replacement_model(model_dir: Path, hf_model, tokenizer, transcoders,
     model = TransformerLensReplacementModel(cfg, tokenizer=tokenizer)
     model.load_and_process_state_dict(state, fold_ln=False, center_writing_weights=False,
                                       center_unembed=False, fold_value_biases=False)
+    model.cfg.tokenizer_name = str(model_dir)  # create_graph_files reloads it from here
     model._configure_replacement_model(transcoders)
     return model
