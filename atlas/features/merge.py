@@ -72,16 +72,17 @@ class ShardMerge:
         prompt_rows = batches.prompt_table(prompts)
         batches.check_prompts_cover(annotated, prompt_rows)
         self._count(prompt_rows, annotated.num_rows)
-        self.con.register("_batch", annotated)
-        self.con.register("_prompts", prompt_rows)
+        self.con.register("_batch_arrow", annotated)
+        self.con.register("_batch_prompts", prompt_rows)
         try:
-            execute(self.con, q.UPSERT_STATS, self.params)
-            execute(self.con, q.UPSERT_HISTOGRAM, self.params)
-            self._merge_ranked(q.TOP, self.params["top_k"])
-            self._merge_ranked(q.SAMPLE, self.params["samples_per_bin"])
+            self.con.execute("CREATE OR REPLACE TEMP TABLE _batch AS SELECT * FROM _batch_arrow")
+            execute(self.con, q.ACCUMULATE, self.params)
         finally:
-            self.con.unregister("_batch")
-            self.con.unregister("_prompts")
+            self.con.unregister("_batch_arrow")
+            self.con.unregister("_batch_prompts")
+        execute(self.con, q.TOP.sql_batch(), {**self.params, "limit": self.params["top_k"]})
+        execute(self.con, q.SAMPLE.sql_batch(),
+                {**self.params, "limit": self.params["samples_per_bin"]})
 
     def _count(self, prompts: pa.Table, n_records: int) -> None:
         ids = prompts["prompt_id"].to_pylist()
@@ -93,12 +94,6 @@ class ShardMerge:
         self.n_prompts += len(ids)
         self.n_tokens += batches.count_tokens(prompts)
         self.n_records += n_records
-
-    def _merge_ranked(self, ranked: q.RankedSet, limit: int) -> None:
-        params = {**self.params, "limit": limit}
-        for sql in (ranked.sql_candidates(), ranked.sql_rank(), ranked.sql_delete_dropped(),
-                    ranked.sql_insert_new(), ranked.sql_edges_update()):
-            execute(self.con, sql, params)
 
 
 def _config_of(params: dict[str, Any]) -> FeatureStatsConfig:
@@ -154,7 +149,8 @@ class FeatureStatsStore:
             stored = dict(zip([d[0] for d in self.con.description], rows[0]))
             self._check_same_config(params, stored)
         for ranked in (q.TOP, q.SAMPLE):
-            execute(self.con, ranked.sql_edges_init(), params)
+            execute(self.con, ranked.sql_begin(), params)
+        execute(self.con, q.ACCUMULATORS, params)
 
     def _check_same_config(self, params: dict[str, Any], stored: dict[str, Any]) -> None:
         for name, value in self.config.as_row().items():
@@ -167,10 +163,14 @@ class FeatureStatsStore:
     def _finish(self, merge: ShardMerge) -> None:
         totals = {**merge.params, "n_prompts": merge.n_prompts, "n_tokens": merge.n_tokens,
                   "n_records": merge.n_records}
+        for ranked in (q.TOP, q.SAMPLE):
+            execute(self.con, ranked.sql_finish(), totals)
+        execute(self.con, q.UPSERT_STATS, totals)
+        execute(self.con, q.UPSERT_HISTOGRAM, totals)
         execute(self.con, q.ADD_RUN_TOTALS, totals)
         execute(self.con, q.RECORD_SHARD, totals)
-        for ranked in (q.TOP, q.SAMPLE):
-            self.con.execute(f"DROP TABLE IF EXISTS {ranked.edges}")
+        for temp in q.TEMP_TABLES:
+            self.con.execute(f"DROP TABLE IF EXISTS {temp}")
 
     def merge_shard_dir(self, shard_dir: Path, transcoder_set: str,
                         batch_rows: int = 2_000_000) -> bool:

@@ -47,6 +47,10 @@ def merge_all(store: FeatureStatsStore, shards, order) -> None:
 def table(store: FeatureStatsStore, name: str, keys: list[str]) -> pd.DataFrame:
     df = store.con.execute(f"SELECT * EXCLUDE (run, transcoder_set) FROM {name} "
                            "WHERE run = ? AND transcoder_set = ?", [RUN, TS]).df()
+    if "ctx_offsets" in df:  # the store keeps a window's activations in any order
+        pairs = [sorted(zip(o, v)) for o, v in zip(df["ctx_offsets"], df["ctx_values"])]
+        df["ctx_offsets"] = [[o for o, _ in p] for p in pairs]
+        df["ctx_values"] = [[v for _, v in p] for p in pairs]
     return df.sort_values(keys).reset_index(drop=True)
 
 
