@@ -168,7 +168,9 @@ def report(args, full: dict, small: dict, peer: dict, equal: bool) -> str:
         f"{small_rate / peer_rate:.2f} (the streaming merge also builds stats, histogram, "
         f"samples and context windows). Same top-k as the full sort: {equal}. "
         f"Peak RSS of the process (generator included): {rss:,.0f} MiB. DuckDB file: "
-        f"{full['db_mb']:,.0f} MiB. Data generation (excluded): {full['gen_s']:.0f} s.",
+        f"{full['db_mb']:,.0f} MiB. Data generation (excluded): {full['gen_s']:.0f} s. "
+        f"Load average (1 min) at start/end: {args.load_start:.1f}/{os.getloadavg()[0]:.1f} "
+        "(the machine is shared; above 2 the figures are lower bounds).",
         ""])
 
 
@@ -198,6 +200,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     args.records = int(args.records)
+    args.load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         small_args = argparse.Namespace(**{**vars(args), "records": int(args.peer_records)})
         print("streaming, peer-sized run:", flush=True)

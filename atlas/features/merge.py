@@ -89,7 +89,7 @@ class ShardMerge:
         repeated = self._prompt_ids.intersection(ids)
         if repeated:
             raise InputError(f"prompt {sorted(repeated)[0]!r} handed twice in shard "
-                                     f"{self.params['shard']!r}; hand each prompt in one batch")
+                             f"{self.params['shard']!r}; hand each prompt in one batch")
         self._prompt_ids.update(ids)
         self.n_prompts += len(ids)
         self.n_tokens += batches.count_tokens(prompts)

@@ -196,3 +196,14 @@ def test_merge_shard_folders(tmp_path: Path) -> None:
         assert store.merge_shard_dir(tmp_path / "shards" / f"{i:05d}", TS, batch_rows=40)
     assert not store.merge_shard_dir(tmp_path / "shards" / "00000", TS)
     assert_matches_reference(store, reference_stats([b for s in shards for b in s], CONFIG))
+
+
+def test_a_prompt_handed_twice_in_a_shard_is_refused(tmp_path: Path) -> None:
+    shards = make_shards(seed=7, n_shards=1)
+    store = open_store(tmp_path / "f.duckdb")
+    with pytest.raises(InputError, match="handed twice"):
+        with store.merge_shard(RUN, TS, "00000") as merge:
+            merge.add_batch(*shards[0][0])
+            merge.add_batch(*shards[0][0])
+    assert not store.is_merged(RUN, TS, "00000")
+    assert store.con.execute("SELECT count(*) FROM feature_stats").fetchall() == [(0,)]
