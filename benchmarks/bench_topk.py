@@ -81,6 +81,7 @@ def run_streaming(args, db: Path, keep_first: int) -> dict:
     gen = Generator(args.seed, args.features, args.l0, args.seq_len)
     kept: list[pa.Table] = []
     done, merge_s, gen_s, shard = 0, 0.0, 0.0, 0
+    cands = {"top": 0, "sample": 0}
     while done < args.records:
         with store.merge_shard("bench", "synthetic", f"{shard:05d}") as merge:
             in_shard = 0
@@ -97,12 +98,14 @@ def run_streaming(args, db: Path, keep_first: int) -> dict:
                 in_shard += acts.num_rows
             t1 = time.perf_counter()
         merge_s += time.perf_counter() - t1  # the commit
+        for name in cands:
+            cands[name] += merge.n_candidates[name]
         shard += 1
         print(f"  {done:>12,} records  {done / merge_s:,.0f} records/s", flush=True)
     db_mb = db.stat().st_size / 2**20
     con.close()
     return {"records": done, "merge_s": merge_s, "gen_s": gen_s, "shards": shard,
-            "db_mb": db_mb, "kept": kept}
+            "db_mb": db_mb, "kept": kept, "cands": cands}
 
 
 PEER_SQL = """
@@ -164,6 +167,8 @@ def report(args, full: dict, small: dict, peer: dict, equal: bool) -> str:
         f"| peer: full sort top-k only (load + QUALIFY) | {peer['records']:,} | "
         f"{peer['load_s'] + peer['sort_s']:.1f} | {peer_rate:,.0f} |",
         "",
+        f"Edge filter: {full['cands']['top'] / full['records']:.1%} of records reached the top-k "
+        f"ranking, {full['cands']['sample'] / full['records']:.1%} the sample ranking. "
         f"Ratio streaming/peer records/s on the same {peer['records']:,} records: "
         f"{small_rate / peer_rate:.2f} (the streaming merge also builds stats, histogram, "
         f"samples and context windows). Same top-k as the full sort: {equal}. "

@@ -59,6 +59,8 @@ class ShardMerge:
     """Tokens of those prompts (every token is seen by every feature)."""
     n_records: int = 0
     """Activation records handed in so far."""
+    n_candidates: dict[str, int] = field(default_factory=lambda: {"top": 0, "sample": 0})
+    """Records that passed the edge filter of each ranked set (the rest were dropped unsorted)."""
     _prompt_ids: set[str] = field(default_factory=set)
 
     def add_batch(self, activations: pa.Table, prompts: pa.Table) -> None:
@@ -80,9 +82,11 @@ class ShardMerge:
         finally:
             self.con.unregister("_batch_arrow")
             self.con.unregister("_batch_prompts")
-        execute(self.con, q.TOP.sql_batch(), {**self.params, "limit": self.params["top_k"]})
-        execute(self.con, q.SAMPLE.sql_batch(),
-                {**self.params, "limit": self.params["samples_per_bin"]})
+        for name, ranked, limit in (("top", q.TOP, "top_k"),
+                                    ("sample", q.SAMPLE, "samples_per_bin")):
+            execute(self.con, ranked.sql_batch(), {**self.params, "limit": self.params[limit]})
+            counted = self.con.execute("SELECT count(*) FROM _cand").fetchall()
+            self.n_candidates[name] += counted[0][0]
 
     def _count(self, prompts: pa.Table, n_records: int) -> None:
         ids = prompts["prompt_id"].to_pylist()

@@ -165,12 +165,14 @@ JOIN _win w ON w.layer = n.layer AND w.feature = n.feature AND w.prompt_id = n.p
 
 
 TOP = RankedSet(
-    table="feature_top_examples", work="_top_work", edges="_top_edges", partition="layer, feature", extra="",
+    table="feature_top_examples", work="_top_work", edges="_top_edges",
+    partition="layer, feature", extra="",
     order="activation DESC, prompt_id, position", worst="min(activation)",
     can_enter="b.activation >= t.edge")
 
 SAMPLE = RankedSet(
-    table="feature_sample_examples", work="_sample_work", edges="_sample_edges", partition="layer, feature, bin",
+    table="feature_sample_examples", work="_sample_work", edges="_sample_edges",
+    partition="layer, feature, bin",
     extra=", priority", order="priority, prompt_id, position", worst="max(priority)",
     can_enter="b.priority <= t.edge")
 

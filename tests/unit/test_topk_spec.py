@@ -83,8 +83,10 @@ def test_batch_checks() -> None:
 
 
 def test_reference_top_k_breaks_ties_by_prompt_then_position() -> None:
-    acts = pa.table({"prompt_id": ["b", "a", "a", "c"], "position": pa.array([0, 2, 1, 0], pa.int32()),
-                     "layer": pa.array([0] * 4, pa.int16()), "feature": pa.array([0] * 4, pa.int32()),
+    acts = pa.table({"prompt_id": ["b", "a", "a", "c"],
+                     "position": pa.array([0, 2, 1, 0], pa.int32()),
+                     "layer": pa.array([0] * 4, pa.int16()),
+                     "feature": pa.array([0] * 4, pa.int32()),
                      "activation": pa.array([1.0, 1.0, 1.0, 2.0], pa.float32())})
     prompts = pa.table({"prompt_id": ["a", "b", "c"],
                         "token_ids": pa.array([[1, 2, 3], [4], [5]], pa.list_(pa.int32()))})
