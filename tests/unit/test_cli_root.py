@@ -23,7 +23,7 @@ def test_error_is_one_line_with_exit_1(tmp_path) -> None:
                            "config", "show"], capture_output=True, text=True)
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: cannot read config file")
+    assert len(lines) == 1 and lines[0].startswith("Error: cannot read config file")
     assert "Traceback" not in done.stderr
 
 
