@@ -207,3 +207,24 @@ def test_a_prompt_handed_twice_in_a_shard_is_refused(tmp_path: Path) -> None:
             merge.add_batch(*shards[0][0])
     assert not store.is_merged(RUN, TS, "00000")
     assert store.con.execute("SELECT count(*) FROM feature_stats").fetchall() == [(0,)]
+
+
+def test_shard_folder_without_token_strings(tmp_path: Path) -> None:
+    shards = make_shards(seed=8, n_shards=1)
+    folder = tmp_path / "00000"
+    write_shard(folder, shards[0])
+    prompts = pq.read_table(folder / "prompts.parquet").drop_columns(["tokens"])
+    pq.write_table(prompts, folder / "prompts.parquet")
+    store = open_store(tmp_path / "f.duckdb")
+    assert store.merge_shard_dir(folder, TS)
+    tokens = store.con.execute("SELECT count(*), count(ctx_tokens) FROM feature_top_examples")
+    n, with_strings = tokens.fetchall()[0]
+    assert n > 0 and with_strings == 0
+
+
+def test_incomplete_shard_folder_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "00000"
+    write_shard(folder, make_shards(seed=9, n_shards=1)[0])
+    (folder / "_SUCCESS").unlink()
+    with pytest.raises(InputError, match="not complete"):
+        open_store(tmp_path / "f.duckdb").merge_shard_dir(folder, TS)
