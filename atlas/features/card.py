@@ -100,7 +100,8 @@ def resolve_transcoder_set(con: "duckdb.DuckDBPyConnection", run: str,
     sets = [r["transcoder_set"] for r in _rows(
         con, "SELECT transcoder_set FROM feature_runs WHERE run = ? ORDER BY 1", [run])]
     if not sets:
-        runs = [r["run"] for r in _rows(con, "SELECT DISTINCT run FROM feature_runs ORDER BY 1", [])]
+        runs = [r["run"] for r in _rows(con, "SELECT DISTINCT run FROM feature_runs ORDER BY 1",
+                                        [])]
         raise InputError(f"run {run!r} has no feature statistics; known runs: "
                          f"{', '.join(runs) or 'none'} (ingest the run first)")
     if transcoder_set is None and len(sets) > 1:

@@ -59,6 +59,8 @@ class ShardMerge:
     """Tokens of those prompts (every token is seen by every feature)."""
     n_records: int = 0
     """Activation records handed in so far."""
+    n_candidates: dict[str, int] = field(default_factory=lambda: {"top": 0, "sample": 0})
+    """Records that passed the edge filter of each ranked set (the rest were dropped unsorted)."""
     _prompt_ids: set[str] = field(default_factory=set)
 
     def add_batch(self, activations: pa.Table, prompts: pa.Table) -> None:
@@ -72,33 +74,30 @@ class ShardMerge:
         prompt_rows = batches.prompt_table(prompts)
         batches.check_prompts_cover(annotated, prompt_rows)
         self._count(prompt_rows, annotated.num_rows)
-        self.con.register("_batch", annotated)
-        self.con.register("_prompts", prompt_rows)
+        self.con.register("_batch_arrow", annotated)
+        self.con.register("_batch_prompts", prompt_rows)
         try:
-            execute(self.con, q.UPSERT_STATS, self.params)
-            execute(self.con, q.UPSERT_HISTOGRAM, self.params)
-            self._merge_ranked(q.TOP, self.params["top_k"])
-            self._merge_ranked(q.SAMPLE, self.params["samples_per_bin"])
+            self.con.execute("CREATE OR REPLACE TEMP TABLE _batch AS SELECT * FROM _batch_arrow")
+            execute(self.con, q.ACCUMULATE, self.params)
         finally:
-            self.con.unregister("_batch")
-            self.con.unregister("_prompts")
+            self.con.unregister("_batch_arrow")
+            self.con.unregister("_batch_prompts")
+        for name, ranked, limit in (("top", q.TOP, "top_k"),
+                                    ("sample", q.SAMPLE, "samples_per_bin")):
+            execute(self.con, ranked.sql_batch(), {**self.params, "limit": self.params[limit]})
+            counted = self.con.execute("SELECT count(*) FROM _cand").fetchall()
+            self.n_candidates[name] += counted[0][0]
 
     def _count(self, prompts: pa.Table, n_records: int) -> None:
         ids = prompts["prompt_id"].to_pylist()
         repeated = self._prompt_ids.intersection(ids)
         if repeated:
             raise InputError(f"prompt {sorted(repeated)[0]!r} handed twice in shard "
-                                     f"{self.params['shard']!r}; hand each prompt in one batch")
+                             f"{self.params['shard']!r}; hand each prompt in one batch")
         self._prompt_ids.update(ids)
         self.n_prompts += len(ids)
         self.n_tokens += batches.count_tokens(prompts)
         self.n_records += n_records
-
-    def _merge_ranked(self, ranked: q.RankedSet, limit: int) -> None:
-        params = {**self.params, "limit": limit}
-        for sql in (ranked.sql_candidates(), ranked.sql_rank(), ranked.sql_delete_dropped(),
-                    ranked.sql_insert_new(), ranked.sql_edges_update()):
-            execute(self.con, sql, params)
 
 
 def _config_of(params: dict[str, Any]) -> FeatureStatsConfig:
@@ -154,7 +153,8 @@ class FeatureStatsStore:
             stored = dict(zip([d[0] for d in self.con.description], rows[0]))
             self._check_same_config(params, stored)
         for ranked in (q.TOP, q.SAMPLE):
-            execute(self.con, ranked.sql_edges_init(), params)
+            execute(self.con, ranked.sql_begin(), params)
+        execute(self.con, q.ACCUMULATORS, params)
 
     def _check_same_config(self, params: dict[str, Any], stored: dict[str, Any]) -> None:
         for name, value in self.config.as_row().items():
@@ -167,10 +167,14 @@ class FeatureStatsStore:
     def _finish(self, merge: ShardMerge) -> None:
         totals = {**merge.params, "n_prompts": merge.n_prompts, "n_tokens": merge.n_tokens,
                   "n_records": merge.n_records}
+        for ranked in (q.TOP, q.SAMPLE):
+            execute(self.con, ranked.sql_finish(), totals)
+        execute(self.con, q.UPSERT_STATS, totals)
+        execute(self.con, q.UPSERT_HISTOGRAM, totals)
         execute(self.con, q.ADD_RUN_TOTALS, totals)
         execute(self.con, q.RECORD_SHARD, totals)
-        for ranked in (q.TOP, q.SAMPLE):
-            self.con.execute(f"DROP TABLE IF EXISTS {ranked.edges}")
+        for temp in q.TEMP_TABLES:
+            self.con.execute(f"DROP TABLE IF EXISTS {temp}")
 
     def merge_shard_dir(self, shard_dir: Path, transcoder_set: str,
                         batch_rows: int = 2_000_000) -> bool:

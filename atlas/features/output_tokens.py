@@ -94,6 +94,10 @@ def output_token_table(run: str, transcoder_set: str, layer: int, features: np.n
     })
 
 
+_DELETE_OUTPUTS = ("DELETE FROM feature_output_tokens WHERE run = ? AND transcoder_set = ? "
+                   "AND layer = ? AND feature IN (SELECT DISTINCT feature FROM _output_tokens)")
+
+
 def write_output_tokens(con: "duckdb.DuckDBPyConnection", run: str, transcoder_set: str,
                         layer: int, features: np.ndarray, out: OutputTokens,
                         decode: Callable[[int], str]) -> int:
@@ -102,9 +106,7 @@ def write_output_tokens(con: "duckdb.DuckDBPyConnection", run: str, transcoder_s
     con.register("_output_tokens", rows)
     try:
         with transaction(con):
-            con.execute("DELETE FROM feature_output_tokens WHERE run = ? AND transcoder_set = ? "
-                        "AND layer = ? AND feature IN (SELECT DISTINCT feature FROM _output_tokens)",
-                        [run, transcoder_set, layer])
+            con.execute(_DELETE_OUTPUTS, [run, transcoder_set, layer])
             con.execute("INSERT INTO feature_output_tokens SELECT * FROM _output_tokens")
     finally:
         con.unregister("_output_tokens")

@@ -13,6 +13,8 @@ import pyarrow.parquet as pq
 
 from atlas.errors import InputError
 
+_PROMPT_COLUMNS = ("run", "prompt_id", "token_ids", "tokens")
+
 
 @dataclass(frozen=True)
 class ShardData:
@@ -50,11 +52,15 @@ def read_shard(shard_dir: Path, batch_rows: int = 2_000_000) -> ShardData:
         raise InputError(f"shard {shard_dir} is not complete (no _SUCCESS); wait for ingestion "
                          "to finish it or remove it")
     try:
+        present = pq.read_schema(shard_dir / "prompts.parquet").names
         prompts = pq.read_table(shard_dir / "prompts.parquet",
-                                columns=["run", "prompt_id", "token_ids", "tokens"])
+                                columns=[c for c in _PROMPT_COLUMNS if c in present])
         activations = pq.read_table(shard_dir / "activations.parquet")
     except (OSError, pa.ArrowInvalid) as e:
         raise InputError(f"cannot read shard {shard_dir}: {e}; re-run its ingestion") from e
+    if "run" not in prompts.column_names:
+        raise InputError(f"shard {shard_dir} prompts.parquet has no run column; see "
+                         "docs/shard-format.md")
     runs = pc.unique(prompts["run"]).to_pylist()
     if len(runs) != 1:
         raise InputError(f"shard {shard_dir} holds runs {runs}; a shard belongs to one run")

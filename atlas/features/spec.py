@@ -27,7 +27,7 @@ class FeatureStatsConfig:
     ctx_right: int = field(default=8, metadata=_doc(
         "Tokens of context kept right of an example's token."))
     samples_per_bin: int = field(default=4, metadata=_doc(
-        "Sampled tokens kept per feature and histogram bin (quantile examples are drawn from them)."))
+        "Sampled tokens kept per feature and histogram bin (quantile examples come from them)."))
     sample_seed: int = field(default=0, metadata=_doc(
         "Seed of the sampling priority; the same seed gives the same sample in any shard order."))
     hist_log10_min: float = field(default=-3.0, metadata=_doc(
@@ -104,7 +104,10 @@ def prompt_hash(prompt_ids: list[str], seed: int) -> np.ndarray:
 
 
 def sample_priority(prompt_hashes: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Sampling priority of tokens: depends only on (seed, prompt_id, position). [n] -> [n] uint64."""
+    """Sampling priority of tokens, a function of (seed, prompt_id, position) only.
+
+    prompt_hashes: [n] uint64 from `prompt_hash`; positions: [n] int -> [n] uint64.
+    """
     pos = np.asarray(positions).astype(np.uint64)
     with np.errstate(over="ignore"):
         return _splitmix64(prompt_hashes.astype(np.uint64) ^ (pos * _GOLDEN))

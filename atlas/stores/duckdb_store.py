@@ -1,4 +1,4 @@
-"""The DuckDB file of feature statistics: opening it with capped memory and threads, transactions."""
+"""The atlas DuckDB file: opening it with capped memory and threads; transactions."""
 
 from __future__ import annotations
 

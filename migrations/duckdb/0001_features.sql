@@ -60,7 +60,8 @@ CREATE TABLE feature_histogram (
 
 -- The top_k activating tokens of each feature (ties broken by prompt_id, then position), with
 -- the context window around each: token ids (and strings when the prompts carried them) from
--- ctx_start on, and the feature's non-zero activations in the window as offsets from ctx_start.
+-- ctx_start on, and the feature's non-zero activations in the window as offsets from ctx_start
+-- (offsets and values are parallel, in no particular order).
 CREATE TABLE feature_top_examples (
     run TEXT NOT NULL,
     transcoder_set TEXT NOT NULL,

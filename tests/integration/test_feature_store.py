@@ -47,6 +47,10 @@ def merge_all(store: FeatureStatsStore, shards, order) -> None:
 def table(store: FeatureStatsStore, name: str, keys: list[str]) -> pd.DataFrame:
     df = store.con.execute(f"SELECT * EXCLUDE (run, transcoder_set) FROM {name} "
                            "WHERE run = ? AND transcoder_set = ?", [RUN, TS]).df()
+    if "ctx_offsets" in df:  # the store keeps a window's activations in any order
+        pairs = [sorted(zip(o, v)) for o, v in zip(df["ctx_offsets"], df["ctx_values"])]
+        df["ctx_offsets"] = [[o for o, _ in p] for p in pairs]
+        df["ctx_values"] = [[v for _, v in p] for p in pairs]
     return df.sort_values(keys).reset_index(drop=True)
 
 
@@ -192,3 +196,35 @@ def test_merge_shard_folders(tmp_path: Path) -> None:
         assert store.merge_shard_dir(tmp_path / "shards" / f"{i:05d}", TS, batch_rows=40)
     assert not store.merge_shard_dir(tmp_path / "shards" / "00000", TS)
     assert_matches_reference(store, reference_stats([b for s in shards for b in s], CONFIG))
+
+
+def test_a_prompt_handed_twice_in_a_shard_is_refused(tmp_path: Path) -> None:
+    shards = make_shards(seed=7, n_shards=1)
+    store = open_store(tmp_path / "f.duckdb")
+    with pytest.raises(InputError, match="handed twice"):
+        with store.merge_shard(RUN, TS, "00000") as merge:
+            merge.add_batch(*shards[0][0])
+            merge.add_batch(*shards[0][0])
+    assert not store.is_merged(RUN, TS, "00000")
+    assert store.con.execute("SELECT count(*) FROM feature_stats").fetchall() == [(0,)]
+
+
+def test_shard_folder_without_token_strings(tmp_path: Path) -> None:
+    shards = make_shards(seed=8, n_shards=1)
+    folder = tmp_path / "00000"
+    write_shard(folder, shards[0])
+    prompts = pq.read_table(folder / "prompts.parquet").drop_columns(["tokens"])
+    pq.write_table(prompts, folder / "prompts.parquet")
+    store = open_store(tmp_path / "f.duckdb")
+    assert store.merge_shard_dir(folder, TS)
+    tokens = store.con.execute("SELECT count(*), count(ctx_tokens) FROM feature_top_examples")
+    n, with_strings = tokens.fetchall()[0]
+    assert n > 0 and with_strings == 0
+
+
+def test_incomplete_shard_folder_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "00000"
+    write_shard(folder, make_shards(seed=9, n_shards=1)[0])
+    (folder / "_SUCCESS").unlink()
+    with pytest.raises(InputError, match="not complete"):
+        open_store(tmp_path / "f.duckdb").merge_shard_dir(folder, TS)
