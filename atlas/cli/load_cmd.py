@@ -11,31 +11,30 @@ from atlas.cli.main import get_config
 @click.argument("run")
 @click.option("--batch-edges", type=int, default=10_000, show_default=True,
               help="Edges per write transaction (whole prompts per batch).")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Shards loaded at once (2 suits a 2-core machine).")
 @click.option("--run-dir", type=click.Path(file_okay=False, exists=True), default=None,
               help="Read shards from this run folder instead of <home>/runs/RUN.")
 @click.pass_context
-def load(ctx: click.Context, run: str, batch_edges: int, run_dir: str | None) -> None:
+def load(ctx: click.Context, run: str, batch_edges: int, workers: int,
+         run_dir: str | None) -> None:
     """Load the graphs of run RUN into Neo4j (idempotent and resumable: re-run after a stop)."""
     from pathlib import Path
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from atlas.graphdb.loader import count_edges, load_shard, shard_dirs
-    from atlas.graphdb.loader import LoadStats
+    from atlas.graphdb.loader import count_edges, load_run, shard_dirs
     from atlas.neo4j.client import session_driver
 
     config = get_config(ctx)
     folder = Path(run_dir) if run_dir else config.home / "runs" / run
     shards = shard_dirs(folder)
-    total = LoadStats()
     with session_driver(config) as driver, Progress(
             "{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
             transient=True) as bar:
         task = bar.add_task(f"load {run} (edges)", total=count_edges(shards))
-        for shard in shards:
-            total.add(load_shard(driver, shard, database=config.neo4j_database,
-                                 batch_edges=batch_edges,
-                                 progress=lambda n: bar.advance(task, n)))
+        total = load_run(driver, folder, database=config.neo4j_database, batch_edges=batch_edges,
+                         workers=workers, progress=lambda n: bar.advance(task, n))
     rate = total.edges / total.seconds if total.seconds else 0.0
     click.echo(f"{len(shards)} shard(s): {total.prompts_loaded} prompts, {total.nodes} nodes, "
                f"{total.edges} edges loaded in {total.seconds:.1f} s ({rate:,.0f} edges/s); "
