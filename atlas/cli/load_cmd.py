@@ -13,11 +13,15 @@ from atlas.cli.main import get_config
               help="Edges per write transaction (whole prompts per batch).")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Shards loaded at once (2 suits a 2-core machine).")
+@click.option("--bulk", is_flag=True,
+              help="Offline importer: REPLACES the whole managed database with this run.")
+@click.option("--replace-database", is_flag=True,
+              help="Confirm that --bulk may delete the current database content.")
 @click.option("--run-dir", type=click.Path(file_okay=False, exists=True), default=None,
               help="Read shards from this run folder instead of <home>/runs/RUN.")
 @click.pass_context
-def load(ctx: click.Context, run: str, batch_edges: int, workers: int,
-         run_dir: str | None) -> None:
+def load(ctx: click.Context, run: str, batch_edges: int, workers: int, bulk: bool,
+         replace_database: bool, run_dir: str | None) -> None:
     """Load the graphs of run RUN into Neo4j (idempotent and resumable: re-run after a stop)."""
     from pathlib import Path
 
@@ -29,6 +33,9 @@ def load(ctx: click.Context, run: str, batch_edges: int, workers: int,
     config = get_config(ctx)
     folder = Path(run_dir) if run_dir else config.home / "runs" / run
     shards = shard_dirs(folder)
+    if bulk:
+        _bulk(config, folder, replace_database)
+        return
     with session_driver(config) as driver, Progress(
             "{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
             transient=True) as bar:
@@ -40,3 +47,21 @@ def load(ctx: click.Context, run: str, batch_edges: int, workers: int,
                f"{total.edges} edges loaded in {total.seconds:.1f} s ({rate:,.0f} edges/s); "
                f"{total.prompts_skipped} prompts already present, "
                f"{len(total.shards_skipped)} shard(s) already loaded")
+
+
+def _bulk(config, folder, confirmed: bool) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from atlas.errors import InputError
+    from atlas.graphdb.bulk import bulk_load
+
+    if not confirmed:
+        raise InputError("--bulk replaces the whole database with this run; add "
+                         "--replace-database to confirm, or drop --bulk to add to it")
+    with tempfile.TemporaryDirectory(prefix="import-", dir=config.home) as tmp:
+        stats = bulk_load(config, [folder], Path(tmp))
+    total = stats.export_seconds + stats.import_seconds + stats.schema_seconds
+    click.echo(f"{stats.edges} edges bulk-loaded: export {stats.export_seconds:.1f} s, import "
+               f"{stats.import_seconds:.1f} s, start + schema {stats.schema_seconds:.1f} s "
+               f"({stats.edges / total:,.0f} edges/s overall)")
