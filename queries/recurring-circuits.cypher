@@ -36,21 +36,21 @@ CALL (fs, hops, ps) {
   UNION ALL
   WITH fs, hops, ps, fs[0] AS h WHERE size(fs) < $max_length
   MATCH (x:Feature)-[r:AGG]->(h) WHERE r.support >= $min_prompts
-  WITH [x] + fs AS f2, [r] + hops AS h2, [p IN ps WHERE p IN r.prompts] AS p2
+  WITH [x] + fs AS f2, [r] + hops AS h2, [p IN r.prompts WHERE p IN ps] AS p2
   WHERE size(p2) >= $min_prompts
   CALL (f2, h2, p2) {
     RETURN f2 AS fs1, h2 AS hops1, p2 AS ps1
     UNION ALL
     WITH f2, h2, p2, f2[0] AS h WHERE size(f2) < $max_length
     MATCH (x:Feature)-[r:AGG]->(h) WHERE r.support >= $min_prompts
-    WITH [x] + f2 AS f3, [r] + h2 AS h3, [p IN p2 WHERE p IN r.prompts] AS p3
+    WITH [x] + f2 AS f3, [r] + h2 AS h3, [p IN r.prompts WHERE p IN p2] AS p3
     WHERE size(p3) >= $min_prompts
     CALL (f3, h3, p3) {
       RETURN f3 AS fs1, h3 AS hops1, p3 AS ps1
       UNION ALL
       WITH f3, h3, p3, f3[0] AS h WHERE size(f3) < $max_length
       MATCH (x:Feature)-[r:AGG]->(h) WHERE r.support >= $min_prompts
-      WITH [x] + f3 AS f4, [r] + h3 AS h4, [p IN p3 WHERE p IN r.prompts] AS p4
+      WITH [x] + f3 AS f4, [r] + h3 AS h4, [p IN r.prompts WHERE p IN p3] AS p4
       WHERE size(p4) >= $min_prompts
       RETURN f4 AS fs1, h4 AS hops1, p4 AS ps1
     }
