@@ -52,6 +52,8 @@ def query_params(n_prompts: int) -> dict[str, dict]:
     k = max(3, n_prompts // 100)
     return {
         "recurring-circuits": {"min_prompts": k},
+        "recurring-circuits[k=5%]": {"min_prompts": max(3, n_prompts // 20)},
+        "recurring-circuits[max_length=3]": {"min_prompts": k, "max_length": 3},
         "recurring-circuits[token]": {"min_prompts": k, "token": 7},
         "recurring-circuits[prompts]": {"min_prompts": 3, "prompts": some},
         "circuit-prompts": {"features": fk, "token": 7},
@@ -122,17 +124,32 @@ def time_queries(driver, n_prompts: int, repeats: int) -> dict[str, tuple[float,
     return out
 
 
+def graph_size(driver) -> dict:
+    rec = driver.execute_query("MATCH ()-[r:ATTR]->() WITH count(r) AS edges "
+                               "MATCH (g:GNode) RETURN edges, count(g) AS nodes").records[0]
+    return {"edges": rec["edges"], "nodes": rec["nodes"]}
+
+
 def label_features(driver) -> None:
     driver.execute_query("MATCH (f:Feature) SET f.label = 'layer' + f.layer + ' feature ' + "
                          "f.index, f.label_source = 'bench'")
     driver.execute_query("CALL db.awaitIndexes(300)")
 
 
+def _mib(path: Path) -> float:
+    out = subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True).stdout.split()
+    return int(out[0]) / 2 ** 20 if out else 0.0
+
+
 def du(path: str | None) -> str:
+    """Store files plus transaction logs (Community has no checkpoint procedure, so data not
+    yet checkpointed sits in the logs; their sum bounds the size on disk)."""
     if not path or not Path(path).exists():
         return "not measured (give --data-dir)"
-    out = subprocess.run(["du", "-sb", path], capture_output=True, text=True).stdout.split()[0]
-    return f"{int(out) / 2 ** 20:.0f} MiB"
+    store = Path(path)
+    logs = store.parent.parent / "transactions" / store.name
+    return (f"{_mib(store) + _mib(logs):.0f} MiB on disk (store files {_mib(store):.0f} MiB + "
+            f"transaction logs {_mib(logs):.0f} MiB)")
 
 
 def device() -> str:
@@ -147,8 +164,9 @@ def report(args, counts, load, raw_rate, duck_s, size, lat) -> str:
              f"Device: {device()}. Neo4j 5.26 community, heap {args.heap_note}. "
              f"Loader: batch {args.batch_edges} edges, {args.workers} worker(s).", "",
              "| measure | value | peer (same run) | ratio |", "|---|---|---|---|",
-             f"| load rate | {load:,.0f} edges/s | raw UNWIND CREATE of relationships: "
-             f"{raw_rate:,.0f} rels/s | {load / raw_rate:.2f} |",
+             (f"| load rate | {load:,.0f} edges/s | raw UNWIND CREATE of relationships: "
+              f"{raw_rate:,.0f} rels/s | {load / raw_rate:.2f} |") if load else
+             "| load rate | not measured in this run (--no-load) | | |",
              f"| store size | {size} | | |", "",
              "| query | p50 ms | p95 ms | rows |", "|---|---|---|---|"]
     for label, (p50, p95, rows) in lat.items():
@@ -171,6 +189,8 @@ def main() -> None:
     ap.add_argument("--batch-edges", type=int, default=20_000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--no-load", action="store_true",
+                    help="time the queries on the graph already loaded (no wipe, no load)")
     ap.add_argument("--heap-note", default="as configured")
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     args = ap.parse_args()
@@ -178,7 +198,8 @@ def main() -> None:
 
     driver = GraphDatabase.driver(args.uri, auth=(args.user, args.password))
     ensure_schema(driver)
-    wipe(driver)
+    if not args.no_load:
+        wipe(driver)
     if args.run_dir:
         run_dir = Path(args.run_dir)
     else:
@@ -187,15 +208,19 @@ def main() -> None:
         print(f"generated {run_dir} in {time.perf_counter() - start:.0f} s", flush=True)
     raw_rate = raw_create_rate(driver)
     print(f"raw relationship create: {raw_rate:,.0f}/s", flush=True)
-    stats = load_run(driver, run_dir, batch_edges=args.batch_edges, workers=args.workers)
-    load = stats.edges / stats.seconds
-    print(f"loaded {stats.edges:,} edges in {stats.seconds:.0f} s: {load:,.0f} edges/s", flush=True)
+    if args.no_load:
+        load, stats = None, graph_size(driver)
+    else:
+        result = load_run(driver, run_dir, batch_edges=args.batch_edges, workers=args.workers)
+        load, stats = result.edges / result.seconds, {"edges": result.edges, "nodes": result.nodes}
+        print(f"loaded {result.edges:,} edges in {result.seconds:.0f} s: {load:,.0f} edges/s",
+              flush=True)
     label_features(driver)
     lat = time_queries(driver, args.prompts, args.repeats)
     for label, (p50, p95, rows) in lat.items():
         print(f"{label:32s} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms  rows {rows}", flush=True)
     duck_s = duckdb_pairs_seconds(run_dir, max(3, args.prompts // 100))
-    text = report(args, {"edges": stats.edges, "nodes": stats.nodes}, load, raw_rate, duck_s,
+    text = report(args, stats, load, raw_rate, duck_s,
                   du(args.data_dir), lat)
     print(text)
     out = Path(args.out)

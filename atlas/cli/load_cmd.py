@@ -29,9 +29,10 @@ def load(ctx: click.Context, run: str, batch_edges: int, workers: int, bulk: boo
 
     from atlas.graphdb.loader import count_edges, load_run, shard_dirs
     from atlas.neo4j.client import session_driver
+    from ingest import shards as shard_layout
 
     config = get_config(ctx)
-    folder = Path(run_dir) if run_dir else config.home / "runs" / run
+    folder = Path(run_dir) if run_dir else shard_layout.run_dir(config.home, run)
     shards = shard_dirs(folder)
     if bulk:
         _bulk(config, folder, replace_database)

@@ -76,3 +76,15 @@ def test_cli_query_and_search(labelled, atlas_config):
     assert out.exit_code == 0 and out.output.splitlines()[0].startswith("feature,label,layer")
     out = runner.invoke(cli, base + ["search", "capital", "--format", "json"], env=env)
     assert out.exit_code == 0 and json.loads(out.output)["results"][0]["feature"] == f"{T}:0:1"
+
+
+def test_cli_load_skips_a_loaded_run(labelled, atlas_config):
+    env = {"ATLAS_NEO4J_BOLT_PORT": str(atlas_config.neo4j_bolt_port),
+           "ATLAS_NEO4J_HTTP_PORT": str(atlas_config.neo4j_http_port)}
+    out = CliRunner().invoke(cli, ["--home", str(atlas_config.home), "load", SPEC.run,
+                                   "--run-dir", str(labelled)], env=env)
+    assert out.exit_code == 0, out.output
+    assert "0 edges loaded" in out.output and "1 shard(s) already loaded" in out.output
+    out = CliRunner().invoke(cli, ["--home", str(atlas_config.home), "load", SPEC.run,
+                                   "--run-dir", str(labelled), "--bulk"], env=env)
+    assert out.exit_code != 0 and "--replace-database" in str(out.exception or out.output)
