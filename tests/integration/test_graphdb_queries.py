@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from atlas.errors import InputError
@@ -41,6 +43,19 @@ def test_every_query_explains_and_declares_its_columns(neo4j_driver, atlas_confi
                                              database_=atlas_config.neo4j_database).summary
         assert summary.plan is not None, name
         assert spec.columns, name
+
+
+def test_every_loader_statement_explains(neo4j_driver, atlas_config):
+    from atlas.paths import QUERIES_DIR
+
+    files = sorted((QUERIES_DIR / "load").glob("*.cypher"))
+    assert len(files) >= 8
+    for path in files:
+        text = path.read_text()
+        params = {name: [] if name == "rows" else "x" for name in re.findall(r"\$(\w+)", text)}
+        summary = neo4j_driver.execute_query("EXPLAIN " + text, parameters_=params,
+                                             database_=atlas_config.neo4j_database).summary
+        assert summary.plan is not None, path.name
 
 
 @pytest.mark.parametrize("params", [
