@@ -24,6 +24,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("atlas.cli.ingest_cmd:runs_cmd", "List ingestion runs with their progress."),
     "feature": ("atlas.cli.feature_cmd:feature",
                 "Show a feature's card: stats, histogram, examples, output tokens."),
+    "load": ("atlas.cli.load_cmd:load", "Load a run's shards into Neo4j (idempotent, resumable)."),
+    "query": ("atlas.cli.query_cmd:query", "Run a named cross-prompt Cypher query."),
+    "search": ("atlas.cli.search_cmd:search", "Find features by words, meaning or examples."),
+    "label": ("atlas.cli.label_cmd:label", "Set feature labels; embed them for semantic search."),
 }
 
 

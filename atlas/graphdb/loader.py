@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -143,12 +144,28 @@ def count_edges(shards: list[Path]) -> int:
 
 
 def load_run(driver, run_dir: Path, database: str = "neo4j", progress: Progress | None = None,
-             batch_edges: int = 10_000) -> LoadStats:
-    """Load every complete shard of a run folder (<home>/runs/<run>); see `load_shard`."""
+             batch_edges: int = 10_000, workers: int = 1) -> LoadStats:
+    """Load every complete shard of a run folder (<home>/runs/<run>); see `load_shard`.
+
+    workers > 1 loads that many shards at once (threads sharing the driver); 2 suits a 2-core
+    machine: one loader prepares rows while the server writes the other's batch.
+    """
+    if workers < 1:
+        raise InputError(f"workers={workers} must be >= 1")
     total = LoadStats()
     start = time.perf_counter()
-    for shard in shard_dirs(run_dir):
-        total.add(load_shard(driver, shard, database=database, progress=progress,
-                             batch_edges=batch_edges))
+    shards = shard_dirs(run_dir)
+
+    def one(shard: Path) -> LoadStats:
+        return load_shard(driver, shard, database=database, progress=progress,
+                          batch_edges=batch_edges)
+
+    if workers == 1:
+        results = [one(shard) for shard in shards]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(one, shards))
+    for stats in results:
+        total.add(stats)
     total.seconds = time.perf_counter() - start
     return total

@@ -145,17 +145,20 @@ def _aggregate(src: pd.Series, dst: pd.Series, pn: pd.Series, w: np.ndarray) -> 
     """Support, count, sum, sum |w|, sum w^2, min, max and prompt numbers per (src, dst)."""
     if len(src) == 0:
         return []
-    frame = pd.DataFrame({"s": src.values, "t": dst.values, "pn": pn.values, "w": w,
-                          "a": np.abs(w), "q": w * w})
-    grouped = frame.groupby(["s", "t"], sort=True)
-    stats = grouped.agg(n=("pn", "nunique"), c=("w", "size"), sum=("w", "sum"),
-                        sa=("a", "sum"), sq=("q", "sum"), min=("w", "min"), max=("w", "max"))
-    prompts = grouped["pn"].unique()
-    rows = []
-    for (s, t), rec in zip(stats.index, stats.itertuples(index=False)):
+    frame = pd.DataFrame({"s": src.to_numpy(object), "t": dst.to_numpy(object),
+                          "pn": pn.to_numpy(np.int64), "w": w, "a": np.abs(w), "q": w * w})
+    stats = frame.groupby(["s", "t"], sort=True).agg(
+        n=("pn", "nunique"), c=("w", "size"), sum=("w", "sum"), sa=("a", "sum"),
+        sq=("q", "sum"), min=("w", "min"), max=("w", "max"))
+    # prompt numbers per pair: distinct (s, t, pn) sorted like `stats`, cut at the group sizes
+    pns = frame[["s", "t", "pn"]].drop_duplicates().sort_values(["s", "t", "pn"])["pn"].tolist()
+    ends = np.cumsum(stats["n"].to_numpy()).tolist()
+    rows, start = [], 0
+    for (s, t), rec, end in zip(stats.index, stats.itertuples(index=False), ends):
         rows.append({"s": s, "t": t, "n": int(rec.n), "c": int(rec.c), "sum": float(rec.sum),
                      "sa": float(rec.sa), "sq": float(rec.sq), "min": float(rec.min),
-                     "max": float(rec.max), "ps": sorted(int(p) for p in prompts[(s, t)])})
+                     "max": float(rec.max), "ps": pns[start:end]})
+        start = end
     return rows
 
 
@@ -180,8 +183,8 @@ def batch_rows(tables: ShardTables, uids: list[str]) -> BatchRows:
     pids = sorted(prompts["prompt_id"])
     pn_of = dict(zip(prompts["prompt_id"], prompts["pn"]))
     uid_of = dict(zip(prompts["prompt_id"], prompts["uid"]))
-    nodes = tables.nodes[tables.nodes["prompt_id"].isin(pn_of)].reset_index(drop=True)
-    edges = tables.edges[tables.edges["prompt_id"].isin(pn_of)].reset_index(drop=True)
+    nodes = _rows_of(tables.nodes, pids)
+    edges = _rows_of(tables.edges, pids)
     fks, tks = _node_keys(nodes)
     src, dst = _edge_ordinals(nodes, edges, {p: i for i, p in enumerate(pids)}, tables.shard)
     weights = edges["weight"].to_numpy(np.float64)
@@ -196,6 +199,18 @@ def batch_rows(tables: ShardTables, uids: list[str]) -> BatchRows:
         n_nodes=len(nodes), n_edges=len(edges),
         agg=_aggregate(s_fk[ff], t_fk[ff], e_pn[ff], weights[ff]),
         agg_out=_aggregate(s_fk[fl], t_tk[fl], e_pn[fl], weights[fl]))
+
+
+def _rows_of(frame: pd.DataFrame, pids: list[str]) -> pd.DataFrame:
+    """Rows of the sorted prompts `pids` from a frame sorted by prompt_id (one slice, then a
+    filter only when some prompts in the slice are not wanted)."""
+    keys = frame["prompt_id"].to_numpy()
+    lo = int(np.searchsorted(keys, pids[0], side="left")) if pids else 0
+    hi = int(np.searchsorted(keys, pids[-1], side="right")) if pids else 0
+    part = frame.iloc[lo:hi]
+    if part["prompt_id"].nunique() != len(pids):
+        part = part[part["prompt_id"].isin(set(pids))]
+    return part.reset_index(drop=True)
 
 
 def _opt(value) -> float | None:
