@@ -16,7 +16,7 @@ from sqlalchemy import select
 from atlas.catalog import db, runs
 from atlas.catalog.models import Shard, ShardState
 from atlas.config import AtlasConfig
-from atlas.errors import StoreError
+from atlas.errors import InputError, StoreError
 from ingest.shards import is_complete
 
 log = logging.getLogger(__name__)
@@ -42,12 +42,7 @@ class StoreSinks:
 
         self.features.merge_shard_dir(shard_dir, self.transcoder_set)
         load_shard(self.driver, shard_dir, database=self.config.neo4j_database)
-        with self.factory() as session:
-            run = runs.get_run(session, self.run)
-            row = session.scalar(select(Shard).where(Shard.run_id == run.id,
-                                                     Shard.index == index))
-            row.state = ShardState.loaded
-            session.commit()
+        mark_loaded(self.factory, self.run, [index])
 
     def close(self) -> None:
         self.con.close()
@@ -59,6 +54,52 @@ class StoreSinks:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def mark_loaded(factory, run_name: str, indices: list[int]) -> None:  # noqa: ANN001
+    """Record shards as held by both stores (shards already `loaded` stay so)."""
+    with factory() as session:
+        run = runs.get_run(session, run_name)
+        for row in session.scalars(select(Shard).where(Shard.run_id == run.id,
+                                                       Shard.index.in_(indices))).all():
+            row.state = ShardState.loaded
+        session.commit()
+
+
+def catalog_transcoder_set(config: AtlasConfig, run_name: str) -> str | None:
+    """The transcoder set of a run known to the catalog, else None (a run folder from elsewhere)."""
+    engine = db.make_engine(config.catalog_url_resolved)
+    try:
+        with db.session_factory(engine)() as session:
+            try:
+                return runs.get_run(session, run_name).transcoder_set.name
+            except InputError:
+                return None
+    finally:
+        engine.dispose()
+
+
+def finish_load(config: AtlasConfig, run_name: str, shard_dirs: list[Path],
+                transcoder_set: str) -> int:
+    """After the Neo4j load of `shard_dirs`: merge them into DuckDB and, for a run the catalog
+    knows, mark them loaded. Returns the shards newly merged into DuckDB."""
+    from atlas.features.merge import FeatureStatsStore
+    from atlas.stores.duckdb_store import connect as duckdb_connect
+
+    con = duckdb_connect(config)
+    try:
+        store = FeatureStatsStore(con)
+        merged = sum(store.merge_shard_dir(path, transcoder_set) for path in shard_dirs)
+    finally:
+        con.close()
+    if catalog_transcoder_set(config, run_name) is not None:
+        engine = db.make_engine(config.catalog_url_resolved)
+        try:
+            mark_loaded(db.session_factory(engine), run_name,
+                        [int(p.name) for p in shard_dirs if p.name.isdigit()])
+        finally:
+            engine.dispose()
+    return merged
 
 
 def committed_shards(config: AtlasConfig, run: str) -> list[tuple[Path, int]]:

@@ -19,16 +19,18 @@ from atlas.cli.main import get_config
               help="Confirm that --bulk may delete the current database content.")
 @click.option("--run-dir", type=click.Path(file_okay=False, exists=True), default=None,
               help="Read shards from this run folder instead of <home>/runs/RUN.")
+@click.option("--transcoder-set", default=None,
+              help="Transcoder set of a run the catalog does not know (for DuckDB statistics).")
 @click.pass_context
 def load(ctx: click.Context, run: str, batch_edges: int, workers: int, bulk: bool,
-         replace_database: bool, run_dir: str | None) -> None:
-    """Load the graphs of run RUN into Neo4j (idempotent and resumable: re-run after a stop)."""
+         replace_database: bool, run_dir: str | None, transcoder_set: str | None) -> None:
+    """Load run RUN's shards: graphs into Neo4j, feature statistics into DuckDB.
+
+    Idempotent and resumable: re-run after a stop; shards already held are skipped.
+    """
     from pathlib import Path
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    from atlas.graphdb.loader import count_edges, load_run, shard_dirs
-    from atlas.neo4j.client import session_driver
+    from atlas.graphdb.loader import shard_dirs
     from ingest import shards as shard_layout
 
     config = get_config(ctx)
@@ -36,7 +38,29 @@ def load(ctx: click.Context, run: str, batch_edges: int, workers: int, bulk: boo
     shards = shard_dirs(folder)
     if bulk:
         _bulk(config, folder, replace_database)
+    else:
+        _incremental(config, run, folder, shards, batch_edges, workers)
+    _features(config, run, shards, transcoder_set)
+
+
+def _features(config, run: str, shards, transcoder_set: str | None) -> None:  # noqa: ANN001
+    from ingest.load import catalog_transcoder_set, finish_load
+
+    tset = transcoder_set or catalog_transcoder_set(config, run)
+    if tset is None:
+        click.echo(f"DuckDB: run {run!r} is not in the catalog; pass --transcoder-set to merge "
+                   "its feature statistics", err=True)
         return
+    merged = finish_load(config, run, shards, tset)
+    click.echo(f"DuckDB: {merged} shard(s) merged, {len(shards) - merged} already held")
+
+
+def _incremental(config, run: str, folder, shards, batch_edges: int, workers: int) -> None:  # noqa: ANN001
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from atlas.graphdb.loader import count_edges, load_run
+    from atlas.neo4j.client import session_driver
+
     with session_driver(config) as driver, Progress(
             "{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
             transient=True) as bar:

@@ -122,3 +122,45 @@ def test_bad_inputs_leave_nothing(atlas_config, inputs, tmp_path: Path) -> None:
         assert not (atlas_config.home / "runs" / name).exists()
     result = CliRunner().invoke(cli, ["ingest", "--resume", "never-made"], env=env)
     assert result.exit_code == 1 and "no run named 'never-made'" in result.output
+
+
+def test_ingest_with_load_fills_both_stores_once(atlas_config, inputs, clean_neo4j) -> None:
+    from atlas.stores.duckdb_store import connect
+
+    env = _env(atlas_config)
+    result = CliRunner().invoke(cli, _args("loaded", inputs), env=env)
+    assert result.exit_code == 0, result.output
+    assert _shard_states(atlas_config, "loaded") == ["loaded"] * 6
+    contents = _shard_contents(atlas_config.home, "loaded")
+    db_name = atlas_config.neo4j_database
+
+    def neo4j_counts() -> tuple[int, int, int]:
+        records, _, _ = clean_neo4j.execute_query(
+            "MATCH (p:Prompt {run: $run}) "
+            "RETURN count(p) AS prompts, "
+            "sum(COUNT { (p)-[:HAS]->(:GNode) }) AS nodes, "
+            "sum(COUNT { (p)-[:HAS]->(:GNode)-[:ATTR]->(:GNode) }) AS edges",
+            run="loaded", database_=db_name)
+        return records[0]["prompts"], records[0]["nodes"], records[0]["edges"]
+
+    assert neo4j_counts() == (N_PROMPTS, len(contents["nodes"]), len(contents["edges"]))
+
+    def duck_counts() -> list[tuple]:
+        con = connect(atlas_config, read_only=True)
+        try:
+            return con.execute("SELECT layer, feature, n_active FROM feature_stats "
+                               "WHERE run = 'loaded' ORDER BY layer, feature").fetchall()
+        finally:
+            con.close()
+
+    expected: dict[tuple[int, int], int] = {}
+    for row in contents["activations"]:
+        key = (row["layer"], row["feature"])
+        expected[key] = expected.get(key, 0) + 1
+    assert [(l, f, n) for l, f, n in duck_counts()] == sorted((k[0], k[1], n)
+                                                              for k, n in expected.items())
+    before = (neo4j_counts(), duck_counts())
+    again = CliRunner().invoke(cli, ["load", "loaded"], env=env)     # loading twice: no change
+    assert again.exit_code == 0, again.output
+    assert "0 shard(s) merged" in again.output
+    assert (neo4j_counts(), duck_counts()) == before
