@@ -3,9 +3,11 @@
 World: `n_states` made-up states, each with a capital, and `n_cities` made-up cities spread
 evenly over the states. Training text states one-hop facts ("X is in S", "the state containing X
 is S", "the capital of S is C") and two-hop facts ("the capital of the state containing X is C")
-for all but `held_out_per_state` cities per state; those cities' two-hop queries are the held-out
-test of composition (the model has seen only their one-hop facts). The second task is induction:
-a random run of symbols repeated, where the continuation is only predictable by copying.
+for all but `held_out_per_state` cities per state; those cities' two-hop queries test composition
+(the model has seen only their one-hop facts). Held-out cities alternate between the validation
+split (used to pick the training checkpoint) and the test split (reported). The second task is
+induction: a random run of symbols repeated, where the continuation is only predictable by
+copying; its fresh evaluation runs are split the same way.
 
 Everything is a pure function of the `CorpusConfig` (seed included).
 """
@@ -39,8 +41,9 @@ class CorpusConfig:
     """Number of states (intermediate entities); each has one capital (answer)."""
     cities_per_state: int = 8
     """Cities (subject entities) per state."""
-    held_out_per_state: int = 1
-    """Cities per state whose two-hop fact never appears in training text (composition test)."""
+    held_out_per_state: int = 2
+    """Cities per state whose two-hop fact never appears in training text (composition test):
+    the first goes to the validation split, the others to the test split."""
     n_symbols: int = 16
     """Size of the induction task's symbol alphabet."""
     induction_len: int = 5
@@ -72,8 +75,8 @@ class Query:
     """Prompt text (words separated by single spaces, no BOS)."""
     answer: str
     """The expected next word."""
-    held_out: bool
-    """True when this exact statement never appears in the training text."""
+    split: str
+    """train (the statement is in the training text), validation or test (it is not)."""
     subject: str | None = None
     """The city (two-hop, one-hop state) or state (one-hop capital) asked about."""
     intermediate: str | None = None
@@ -92,6 +95,8 @@ class Corpus:
     """state -> capital (second hop)."""
     held_out_cities: tuple[str, ...]
     """Cities whose two-hop fact is absent from the training text."""
+    validation_cities: tuple[str, ...]
+    """The held-out cities of the validation split (the rest are the test split)."""
     symbols: tuple[str, ...]
     """Induction alphabet."""
     documents: tuple[str, ...]
@@ -120,6 +125,7 @@ class Corpus:
                 "second_hop": dict(sorted(self.state_capital.items())),
                 "answers": {c: self.two_hop_answer(c) for c in sorted(self.city_state)},
                 "held_out_cities": list(self.held_out_cities),
+                "validation_cities": list(self.validation_cities),
             },
             "induction": {"symbols": list(self.symbols),
                           "template": "copy : s1 .. sN s1 .. s(N-1) -> sN",
@@ -179,27 +185,30 @@ def _induction(rng: random.Random, symbols: tuple[str, ...], length: int) -> lis
 
 
 def _queries(config: CorpusConfig, city_state: dict[str, str], state_capital: dict[str, str],
-             held_out: set[str], symbols: tuple[str, ...], rng: random.Random) -> list[Query]:
+             splits: dict[str, str], symbols: tuple[str, ...], rng: random.Random) -> list[Query]:
     out = []
     for city in sorted(city_state):
         state = city_state[city]
         out.append(Query("two_hop", two_hop_prompt(city), state_capital[state],
-                         city in held_out, city, state))
-        out.append(Query("one_hop_state", f"{city} is in", state, False, city))
+                         splits.get(city, "train"), city, state))
+        out.append(Query("one_hop_state", f"{city} is in", state, "train", city))
     for state, capital in sorted(state_capital.items()):
-        out.append(Query("one_hop_capital", f"the capital of {state} is", capital, False, state))
-    for _ in range(config.n_eval_induction):
+        out.append(Query("one_hop_capital", f"the capital of {state} is", capital, "train",
+                         state))
+    for i in range(config.n_eval_induction):
         words = _induction(rng, symbols, config.induction_len)
-        out.append(Query("induction", " ".join(words[:-1]), words[-1], True))
+        out.append(Query("induction", " ".join(words[:-1]), words[-1],
+                         "validation" if i % 2 == 0 else "test"))
     return out
 
 
 def build_corpus(seed: int = 0, config: CorpusConfig | None = None) -> Corpus:
     """Build the planted corpus deterministically from `config` (default sizes, given seed)."""
     config = config or CorpusConfig(seed=seed)
-    if config.held_out_per_state >= config.cities_per_state:
-        raise InputError(f"held_out_per_state={config.held_out_per_state} leaves no two-hop "
-                         f"training facts; use fewer than cities_per_state={config.cities_per_state}")
+    if not 0 < config.held_out_per_state < config.cities_per_state:
+        raise InputError(f"held_out_per_state={config.held_out_per_state} must be in 1.."
+                         f"{config.cities_per_state - 1} (cities_per_state - 1) so that two-hop "
+                         "facts are both trained and tested")
     rng = random.Random(config.seed)
     taken = set(FUNCTION_WORDS)
     states = _make_names(rng, config.n_states, taken)
@@ -209,9 +218,12 @@ def build_corpus(seed: int = 0, config: CorpusConfig | None = None) -> Corpus:
     state_capital = dict(zip(states, capitals))
     city_state = {c: states[i % config.n_states] for i, c in enumerate(cities)}
     held_out: list[str] = []
+    splits: dict[str, str] = {}
     for state in states:
         members = [c for c in cities if city_state[c] == state]
-        held_out += rng.sample(members, config.held_out_per_state)
+        chosen = rng.sample(members, config.held_out_per_state)
+        held_out += chosen
+        splits.update({c: "validation" if i == 0 else "test" for i, c in enumerate(chosen)})
     facts = _fact_statements(city_state, state_capital, set(held_out))
     documents = []
     for _ in range(config.n_documents):
@@ -219,6 +231,7 @@ def build_corpus(seed: int = 0, config: CorpusConfig | None = None) -> Corpus:
             documents.append(" ".join(_induction(rng, symbols, config.induction_len)))
         else:
             documents.append(rng.choice(facts))
-    queries = _queries(config, city_state, state_capital, set(held_out), symbols, rng)
-    return Corpus(config, city_state, state_capital, tuple(sorted(held_out)), symbols,
-                  tuple(documents), tuple(queries))
+    queries = _queries(config, city_state, state_capital, splits, symbols, rng)
+    validation = tuple(sorted(c for c, split in splits.items() if split == "validation"))
+    return Corpus(config, city_state, state_capital, tuple(sorted(held_out)), validation,
+                  symbols, tuple(documents), tuple(queries))

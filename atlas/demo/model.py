@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -21,6 +21,7 @@ import torch
 
 from atlas.demo.corpus import Corpus, Query
 from atlas.demo.tokenizer import build_tokenizer
+from atlas.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,15 @@ class TinyModelConfig:
     """Peak AdamW learning rate (linear warm-up over 5% of steps, then cosine decay)."""
     weight_decay: float = 1.0
     """AdamW weight decay (helps the two-hop facts compose instead of being memorised)."""
-    eval_every: int = 500
-    """Steps between accuracy logs."""
+    eval_every: int = 250
+    """Steps between validation evaluations (checkpoint selection)."""
+
+    def __post_init__(self) -> None:
+        for name in ("n_layers", "d_model", "n_heads", "steps", "batch_size", "eval_every"):
+            if getattr(self, name) <= 0:
+                raise InputError(f"TinyModelConfig.{name}={getattr(self, name)} must be positive")
+        if self.d_model % self.n_heads:
+            raise InputError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
 
 
 @dataclass(frozen=True)
@@ -58,12 +66,14 @@ class TrainReport:
     """What training produced: per-task accuracy on the evaluation queries."""
 
     accuracy: dict[str, float]
-    """Task -> fraction of queries whose argmax next token is the answer (held-out split of
-    two_hop reported as two_hop_held_out and two_hop_trained)."""
+    """"task:split" -> fraction of queries whose argmax next token is the answer, for tasks
+    two_hop, one_hop_state, one_hop_capital, induction and splits train, validation, test."""
     final_loss: float
     """Mean training loss over the last 100 steps."""
     steps: int
     """Optimizer steps run."""
+    best_step: int
+    """Step of the kept weights (best validation score; evaluated every eval_every steps)."""
     seconds: float
     """Wall-clock training time (0 when loaded from cache)."""
     n_params: int
@@ -96,7 +106,7 @@ def _encode_documents(corpus: Corpus, tokenizer, n_positions: int) -> torch.Tens
              tokenizer.eos_token_id] for d in corpus.documents]
     width = max(len(r) for r in rows)
     if width > n_positions:
-        raise ValueError(f"documents of {width} tokens exceed n_positions={n_positions}")
+        raise InputError(f"documents of {width} tokens exceed n_positions={n_positions}")
     out = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
     for i, row in enumerate(rows):
         out[i, :len(row)] = torch.tensor(row)
@@ -113,26 +123,42 @@ def _lr_at(step: int, config: TinyModelConfig) -> float:
 
 @torch.no_grad()
 def evaluate(model, tokenizer, queries: tuple[Query, ...] | list[Query]) -> dict[str, float]:
-    """Per-task argmax accuracy of `model` on `queries` (prompts get circuit-tracer's BOS)."""
+    """Argmax accuracy of `model` per "task:split" (prompts get circuit-tracer's BOS).
+
+    Prompts are right-padded into one batch; each is read at its own last position.
+    """
+    if not queries:
+        return {}
+    rows = [[tokenizer.bos_token_id, *tokenizer(q.prompt, add_special_tokens=False)["input_ids"]]
+            for q in queries]
+    ids = torch.full((len(rows), max(map(len, rows))), tokenizer.pad_token_id)
+    for i, row in enumerate(rows):
+        ids[i, :len(row)] = torch.tensor(row)
+    logits = model(input_ids=ids, attention_mask=(ids != tokenizer.pad_token_id).long()).logits
+    last = torch.tensor([len(r) - 1 for r in rows])
+    predicted = logits[torch.arange(len(rows)), last].argmax(-1).tolist()
     hits: dict[str, list[bool]] = {}
-    for q in queries:
-        ids = [tokenizer.bos_token_id, *tokenizer(q.prompt, add_special_tokens=False)["input_ids"]]
-        logits = model(input_ids=torch.tensor([ids])).logits[0, -1]
-        ok = tokenizer.convert_ids_to_tokens(int(logits.argmax())) == q.answer
-        names = [q.task]
-        if q.task == "two_hop":
-            names.append("two_hop_held_out" if q.held_out else "two_hop_trained")
-        for name in names:
-            hits.setdefault(name, []).append(ok)
+    for q, token in zip(queries, predicted):
+        ok = tokenizer.convert_ids_to_tokens(token) == q.answer
+        hits.setdefault(f"{q.task}:{q.split}", []).append(ok)
     return {k: sum(v) / len(v) for k, v in sorted(hits.items())}
 
 
+def _validation_score(model, tokenizer, corpus: Corpus) -> float:
+    """Mean validation accuracy over tasks: the checkpoint-selection criterion."""
+    accuracy = evaluate(model, tokenizer, [q for q in corpus.queries if q.split == "validation"])
+    return sum(accuracy.values()) / max(1, len(accuracy))
+
+
 def _train(model, data: torch.Tensor, pad_id: int, config: TinyModelConfig, seed: int,
-           progress: Progress | None, on_eval: Callable[[], dict] | None = None) -> float:
+           progress: Progress | None, score: Callable[[], float]) -> tuple[float, int]:
+    """Train; keep the weights of the evaluation with the best validation score (the later one
+    on ties) and load them at the end. Returns (mean loss of the last 100 steps, best step)."""
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.98),
                             weight_decay=config.weight_decay)
     recent: list[float] = []
+    best: tuple[float, int, dict] = (-1.0, 0, {})
     model.train()
     for step in range(config.steps):
         for group in opt.param_groups:
@@ -148,12 +174,16 @@ def _train(model, data: torch.Tensor, pad_id: int, config: TinyModelConfig, seed
         recent = (recent + [loss.item()])[-100:]
         if progress is not None:
             progress(step + 1, config.steps, recent[-1])
-        if config.eval_every and (step + 1) % config.eval_every == 0:
-            log.info("step %d loss %.4f %s", step + 1, sum(recent) / len(recent),
-                     on_eval() if on_eval else "")
+        if (step + 1) % config.eval_every == 0 or step + 1 == config.steps:
+            value = score()
+            log.info("step %d loss %.4f validation %.3f", step + 1, sum(recent) / len(recent),
+                     value)
+            if value >= best[0]:
+                best = (value, step + 1, {k: v.clone() for k, v in model.state_dict().items()})
             model.train()
+    model.load_state_dict(best[2])
     model.eval()
-    return sum(recent) / len(recent)
+    return sum(recent) / len(recent), best[1]
 
 
 def load_report(out_dir: str | Path) -> TrainReport | None:
@@ -186,11 +216,12 @@ def train_tiny_model(corpus: Corpus, out_dir: str | Path, seed: int = 0,
     model = GPT2LMHeadModel(_gpt2_config(config, tokenizer))
     data = _encode_documents(corpus, tokenizer, config.n_positions)
     start = time.perf_counter()
-    final_loss = _train(model, data, tokenizer.pad_token_id, config, seed, progress,
-                        lambda: evaluate(model.eval(), tokenizer, corpus.queries))
+    final_loss, best_step = _train(model, data, tokenizer.pad_token_id, config, seed, progress,
+                                   lambda: _validation_score(model.eval(), tokenizer, corpus))
     seconds = time.perf_counter() - start
     report = TrainReport(accuracy=evaluate(model, tokenizer, corpus.queries),
-                         final_loss=final_loss, steps=config.steps, seconds=round(seconds, 1),
+                         final_loss=final_loss, steps=config.steps, best_step=best_step,
+                         seconds=round(seconds, 1),
                          n_params=sum(p.numel() for p in model.parameters()), fingerprint=fp)
     _save(model, tokenizer, corpus, config, report, out)
     return report

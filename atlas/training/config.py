@@ -24,7 +24,7 @@ class TrainConfig:
     """relu, jumprelu (learned per-feature threshold) or topk (k largest per token and layer)."""
     k: int = 16
     """k of the topk activation (ignored otherwise)."""
-    l1: float = 3e-3
+    l1: float = 1.0
     """Sparsity weight: L1 of activations times decoder norms (relu, jumprelu; 0 for topk)."""
     steps: int = 2000
     """Optimizer steps."""
@@ -89,3 +89,19 @@ class TrainConfig:
         """Hash of the fields that change the trajectory (all but checkpoint_every)."""
         data = {k: v for k, v in asdict(self).items() if k != "checkpoint_every"}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each field of dataclass `cls` (used as CLI help)."""
+    import ast
+    import inspect
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body
+    docs = {}
+    for node, after in zip(body, body[1:]):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)):
+            docs[node.target.id] = " ".join(str(after.value.value).split())
+    return docs
