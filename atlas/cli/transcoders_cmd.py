@@ -46,11 +46,17 @@ def transcoders() -> None:
 @click.option("--device", default=None, help="cpu (default), cuda, cuda:N or auto.")
 @click.option("--dtype", default=None, help="Model dtype while capturing activations: fp32 "
               "(default) or bf16; transcoders always train in fp32.")
+@click.option("--threads", type=int, default=None, help="CPU threads for torch (default: "
+              "torch's choice). On a busy machine 1 is often much faster than oversubscribing.")
 def train(model_dir: str, corpus: str, out_dir: str, resume: bool, device: str | None,
-          dtype: str | None, **options) -> None:
+          dtype: str | None, threads: int | None, **options) -> None:
     """Train per-layer (PLT) or cross-layer (CLT) transcoders on a model's MLPs."""
+    import torch
+
     from atlas.training.loop import train_transcoders
 
+    if threads is not None:
+        torch.set_num_threads(max(1, threads))
     config = TrainConfig(**options)
     with _progress_bar(config.steps) as update:
         report = train_transcoders(model_dir, corpus, out_dir, config, device=device,

@@ -1,4 +1,4 @@
-"""`python -m atlas.demo OUT_DIR [--seed N] [--steps N]`: build the planted corpus, train the model."""
+"""`python -m atlas.demo OUT_DIR [--seed N] [--steps N] [--threads N]`: build corpus, train model."""
 
 from __future__ import annotations
 
@@ -18,7 +18,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("out_dir")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=TinyModelConfig.steps)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (results are bit-identical only for equal counts)")
     args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(max(1, args.threads))
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     corpus = build_corpus(config=CorpusConfig(seed=args.seed))
     config = replace(TinyModelConfig(), steps=args.steps)

@@ -41,7 +41,7 @@ class CorpusConfig:
     """Number of states (intermediate entities); each has one capital (answer)."""
     cities_per_state: int = 8
     """Cities (subject entities) per state."""
-    held_out_per_state: int = 2
+    held_out_per_state: int = 3
     """Cities per state whose two-hop fact never appears in training text (composition test):
     the first goes to the validation split, the others to the test split."""
     n_symbols: int = 16

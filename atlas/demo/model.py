@@ -50,7 +50,7 @@ class TinyModelConfig:
     """Peak AdamW learning rate (linear warm-up over 5% of steps, then cosine decay)."""
     weight_decay: float = 1.0
     """AdamW weight decay (helps the two-hop facts compose instead of being memorised)."""
-    eval_every: int = 250
+    eval_every: int = 100
     """Steps between validation evaluations (checkpoint selection)."""
 
     def __post_init__(self) -> None:

@@ -9,6 +9,17 @@ from atlas.demo.tokenizer import build_tokenizer
 from atlas.errors import InputError
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One torch thread: on the shared 2-core machine more threads oversubscribe (5x slower)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def corpus():
     return build_corpus(0)
@@ -115,7 +126,8 @@ def test_impossible_split_is_one_line_error():
 def _small():
     from atlas.demo.model import TinyModelConfig
 
-    corpus = build_corpus(config=CorpusConfig(n_states=3, cities_per_state=3, n_symbols=8,
+    corpus = build_corpus(config=CorpusConfig(n_states=3, cities_per_state=3, held_out_per_state=2,
+                                              n_symbols=8,
                                               induction_len=3, n_documents=400,
                                               n_eval_induction=10))
     return corpus, TinyModelConfig(n_layers=2, d_model=32, n_heads=2, steps=20, batch_size=16,
