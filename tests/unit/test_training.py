@@ -206,3 +206,23 @@ def test_plain_text_corpus(tmp_path):
     path = tmp_path / "c.txt"
     path.write_text("first line\n\n{\"text\": \"json line\"}\nthird\n")
     assert read_corpus(path) == ["first line", "json line", "third"]
+
+
+def test_f1_scores_features_against_the_truth():
+    from atlas.demo.probe import _f1
+
+    truth = torch.tensor([True, True, False, False])
+    active = torch.tensor([[1, 1, 0, 0], [1, 0, 0, 0], [1, 1, 1, 1], [0, 0, 1, 1]]).T.bool()
+    torch.testing.assert_close(_f1(active, truth), torch.tensor([1.0, 2 / 3, 2 / 3, 0.0]))
+
+
+def test_state_feature_probe_reports_every_planted_state(demo, tmp_path):
+    from atlas.demo.planted import load_planted
+    from atlas.demo.probe import state_features
+
+    _train(demo, tmp_path / "tc", activation="topk", k=4, steps=10)
+    found = state_features(demo[0], tmp_path / "tc")
+    assert [f.state for f in found] == sorted(load_planted(demo[0]).two_hop.second_hop)
+    for f in found:
+        assert 0 <= f.f1 <= 1 and 0 <= f.one_hop_f1 <= 1
+        assert 0 <= f.layer < 2 and 0 <= f.feature < 64
