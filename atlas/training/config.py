@@ -43,6 +43,11 @@ class TrainConfig:
     """Longest sequence fed to the model (longer documents are cut into chunks)."""
     forward_batch: int = 32
     """Sequences per model forward pass while filling the buffer."""
+    aux_k: int = 64
+    """TopK only: dead features (top aux_k of them per token) that learn to reconstruct the
+    residual error through the auxiliary loss."""
+    aux_coef: float = 1 / 32
+    """TopK only: weight of the auxiliary dead-feature loss (0 disables it)."""
     dead_after: int = 300
     """A feature that has not fired for this many steps counts as dead."""
     resample_every: int = 250
@@ -61,14 +66,15 @@ class TrainConfig:
             raise InputError(f"--activation {self.activation!r} unknown; "
                              f"valid: {', '.join(ACTIVATIONS)}")
         positive = ("d_transcoder", "steps", "batch_tokens", "buffer_tokens", "ctx_len",
-                    "forward_batch", "dead_after")
+                    "forward_batch", "dead_after", "aux_k")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise InputError(f"{name}={getattr(self, name)} must be positive; fix the value")
         if self.activation == "topk" and not 0 < self.k <= self.d_transcoder:
             raise InputError(f"--k {self.k} must be in 1..d_transcoder={self.d_transcoder}")
-        if self.lr <= 0 or self.l1 < 0:
-            raise InputError(f"lr={self.lr}, l1={self.l1}: need lr > 0 and l1 >= 0")
+        if self.lr <= 0 or self.l1 < 0 or self.aux_coef < 0:
+            raise InputError(f"lr={self.lr}, l1={self.l1}, aux_coef={self.aux_coef}: need lr > 0, "
+                             "l1 >= 0 and aux_coef >= 0")
         if self.buffer_tokens < self.batch_tokens:
             raise InputError(f"buffer_tokens={self.buffer_tokens} < batch_tokens="
                              f"{self.batch_tokens}; the buffer must hold at least one batch")

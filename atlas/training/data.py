@@ -88,19 +88,24 @@ class ActivationBuffer:
         if useful <= 0:
             raise InputError("corpus documents are a single token each; nothing to train on")
         self.docs_per_block = max(1, int(buffer_tokens / useful))
+        self._order_epoch: int | None = None
+        self._order = torch.empty(0, dtype=torch.long)
 
     def _doc_order(self, epoch: int) -> torch.Tensor:
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        return torch.randperm(len(self.sequences), generator=gen)
+        """The seeded permutation of documents in `epoch` (the last one is cached)."""
+        if self._order_epoch != epoch:
+            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._order = torch.randperm(len(self.sequences), generator=gen)
+            self._order_epoch = epoch
+        return self._order
 
     def _block_docs(self, block: int) -> list[list[int]]:
-        start = block * self.docs_per_block
-        docs, n = [], len(self.sequences)
+        """Documents block*docs_per_block ... of the endless stream of epoch permutations."""
+        start, n = block * self.docs_per_block, len(self.sequences)
+        docs = []
         for i in range(start, start + self.docs_per_block):
             epoch, offset = divmod(i, n)
-            if offset == 0 or not docs or epoch != getattr(self, "_epoch", None):
-                self._epoch, self._order = epoch, self._doc_order(epoch)
-            docs.append(self.sequences[int(self._order[offset])])
+            docs.append(self.sequences[int(self._doc_order(epoch)[offset])])
         return docs
 
     @torch.no_grad()

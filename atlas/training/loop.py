@@ -5,10 +5,10 @@
 
 Loss per step: sum over layers of the squared reconstruction error (normalised units, summed over
 d_model, averaged over tokens) plus `l1` times the L1 norm of the activations weighted by their
-decoder norms (relu, jumprelu; TopK needs no penalty). A feature silent for `dead_after` steps is
-dead; every `resample_every` steps dead features are re-initialised towards the batch's
-worst-reconstructed tokens (encoder along the input, decoder along the residual error) and their
-Adam moments reset.
+decoder norms (relu, jumprelu; TopK needs no penalty, but gets the AuxK loss on dead features).
+A feature silent for `dead_after` steps is dead; every `resample_every` steps dead features are
+re-initialised towards the batch's worst-reconstructed tokens (encoder along the input, decoder
+along the residual error) and their Adam moments reset.
 """
 
 from __future__ import annotations
@@ -186,7 +186,8 @@ def train_transcoders(model_dir: str | Path, corpus: str | Path, out_dir: str | 
         cursor = (block, index + 1)
         for group in opt.param_groups:
             group["lr"] = _lr(step, config)
-        result = module(*module.normalise(batch.mlp_in, batch.mlp_out))
+        result = module(*module.normalise(batch.mlp_in, batch.mlp_out),
+                        dead=since_fired > config.dead_after)
         opt.zero_grad(set_to_none=True)
         result["loss"].backward()
         opt.step()

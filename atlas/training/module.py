@@ -82,17 +82,41 @@ class TrainableTranscoders(nn.Module):
         """[n_layers d_transcoder] norm of each feature's (concatenated) decoder vectors."""
         return torch.stack([w.flatten(1).norm(dim=1) for w in self.W_dec])
 
-    def decode(self, acts: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Reconstruction [batch n_layers d_model] from activations and normalised inputs."""
-        out = self.b_dec.expand(acts.shape[0], -1, -1).clone()
+    def decode_features(self, acts: torch.Tensor) -> torch.Tensor:
+        """Sum of decoder vectors [batch n_layers d_model] weighted by acts (no bias, no skip)."""
+        out = torch.zeros(acts.shape[0], self.n_layers, self.d_model, dtype=acts.dtype)
         for layer, w in enumerate(self.W_dec):
             out[:, layer:layer + w.shape[1]] += torch.einsum("bf,fkd->bkd", acts[:, layer], w)
+        return out
+
+    def decode(self, acts: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction [batch n_layers d_model] from activations and normalised inputs."""
+        out = self.decode_features(acts) + self.b_dec
         if self.W_skip is not None:
             out = out + torch.einsum("bld,lkd->blk", x, self.W_skip)
         return out
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Loss terms and statistics for normalised inputs x and targets y."""
+    def aux_loss(self, pre: torch.Tensor, residual: torch.Tensor,
+                 dead: torch.Tensor) -> torch.Tensor:
+        """AuxK (Gao et al. 2024): the top `aux_k` dead features reconstruct the residual error.
+
+        pre [batch n_layers d_tc]; residual [batch n_layers d_model] (detached y - recon);
+        dead [n_layers d_tc] bool. Returns the squared error summed over layers, divided by
+        the residual's own squared norm so it is scale-free.
+        """
+        k = min(self.config.aux_k, self.config.d_transcoder)
+        masked = pre.masked_fill(~dead, float("-inf"))
+        values, indices = torch.topk(masked, k, dim=-1)
+        acts = torch.zeros_like(pre).scatter(-1, indices, torch.relu(values))
+        err = (self.decode_features(acts) - residual).pow(2).sum(-1).mean(0)
+        return (err / residual.pow(2).sum(-1).mean(0).clamp_min(1e-12)).sum()
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor,
+                dead: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Loss terms and statistics for normalised inputs x and targets y.
+
+        dead [n_layers d_transcoder] bool enables the TopK auxiliary loss on those features.
+        """
         pre = self.pre_activation(x)
         acts = self.activate(pre)
         recon = self.decode(acts, x)
@@ -102,6 +126,9 @@ class TrainableTranscoders(nn.Module):
         sparsity = (acts * self.decoder_norms()).sum(-1).mean(0)        # [n_layers]
         weight = 0.0 if self.config.activation == "topk" else self.config.l1
         loss = (mse.sum() + weight * sparsity.sum())
+        if (self.config.activation == "topk" and self.config.aux_coef > 0 and dead is not None
+                and bool(dead.any())):
+            loss = loss + self.config.aux_coef * self.aux_loss(pre, (y - recon).detach(), dead)
         return {"loss": loss, "mse": mse.detach(), "fve": (1 - mse / var).detach(),
                 "l0": (acts > 0).float().sum(-1).mean(0).detach(), "acts": acts.detach(),
                 "token_err": err.detach()}

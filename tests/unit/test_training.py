@@ -64,8 +64,11 @@ def test_relu_l1_trades_reconstruction_for_sparsity(demo, tmp_path):
     assert strong.mean_l0 < weak.mean_l0
 
 
-def test_resume_gives_the_same_weights_as_an_uninterrupted_run(demo, tmp_path):
-    changes = dict(steps=40, checkpoint_every=10, resample_every=15, dead_after=3)
+@pytest.mark.parametrize("activation", ["relu", "topk"])
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(demo, tmp_path, activation):
+    # dead_after=3 makes resampling (and, for topk, the AuxK loss) part of both runs
+    changes = dict(steps=40, checkpoint_every=10, resample_every=15, dead_after=3,
+                   activation=activation, k=4)
     _train(demo, tmp_path / "straight", **changes)
 
     def crash(step, total, metrics):
