@@ -143,15 +143,17 @@ def _start(module: TrainableTranscoders, opt, buffer: ActivationBuffer, ckpt_dir
         if resume:
             log.warning("no checkpoint in %s; starting from scratch", ckpt_dir)
         x, y = buffer.block(0)
-        module.init_from_data(x, y)
-        return 0, 0, 0, torch.zeros(module.n_layers, config.d_transcoder)
+        module.init_from_data(x.to(module.b_enc.device), y.to(module.b_enc.device))
+        return 0, 0, 0, torch.zeros(module.n_layers, config.d_transcoder,
+                                    device=module.b_enc.device)
     if ckpt.fingerprint != config.training_fingerprint():
         raise InputError(f"checkpoint in {ckpt_dir} was made with different settings "
                          f"({ckpt.config}); pass the same options or run without --resume")
     module.load_state_dict({k[6:]: v for k, v in ckpt.tensors.items() if k.startswith("model.")})
     restore_optimizer(opt, ckpt.tensors)
     log.info("resuming from step %d", ckpt.step)
-    return ckpt.step, ckpt.block, ckpt.batch_in_block, ckpt.tensors["dead.since_fired"].clone()
+    since_fired = ckpt.tensors["dead.since_fired"].to(module.b_enc.device)
+    return ckpt.step, ckpt.block, ckpt.batch_in_block, since_fired
 
 
 def _checkpoint(ckpt_dir: Path, module, opt, step: int, cursor: tuple[int, int],
@@ -175,7 +177,7 @@ def train_transcoders(model_dir: str | Path, corpus: str | Path, out_dir: str | 
     loaded, buffer = _load_inputs(model_dir, corpus, config, device, dtype)
     out = Path(out_dir)
     ckpt_dir = out / CHECKPOINT_DIR
-    module = TrainableTranscoders(config, loaded.n_layers, loaded.d_model)
+    module = TrainableTranscoders(config, loaded.n_layers, loaded.d_model).to(loaded.device)
     opt = torch.optim.Adam(module.parameters(), lr=config.lr)
     step, block, index, since_fired = _start(module, opt, buffer, ckpt_dir, config, resume)
     resumed_from = step if resume and step > 0 else None
@@ -183,6 +185,7 @@ def train_transcoders(model_dir: str | Path, corpus: str | Path, out_dir: str | 
     cursor = (block, index)
     while step < config.steps:
         block, index, batch = next(stream)
+        batch = Batch(batch.mlp_in.to(loaded.device), batch.mlp_out.to(loaded.device))
         cursor = (block, index + 1)
         for group in opt.param_groups:
             group["lr"] = _lr(step, config)
@@ -216,7 +219,8 @@ def _evaluate(module, buffer: ActivationBuffer, block: int, since_fired: torch.T
               config: TrainConfig, step: int, started: float,
               resumed_from: int | None) -> TrainReport:
     x, y = buffer.block(block)
-    result = module(*module.normalise(x, y))
+    device = module.b_enc.device
+    result = module(*module.normalise(x.to(device), y.to(device)))
     mse_raw = result["mse"] * module.out_scale.pow(2)
     dead = (since_fired > config.dead_after).float().mean(1)
     return TrainReport(steps=step, tokens=step * config.batch_tokens,

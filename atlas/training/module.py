@@ -84,7 +84,8 @@ class TrainableTranscoders(nn.Module):
 
     def decode_features(self, acts: torch.Tensor) -> torch.Tensor:
         """Sum of decoder vectors [batch n_layers d_model] weighted by acts (no bias, no skip)."""
-        out = torch.zeros(acts.shape[0], self.n_layers, self.d_model, dtype=acts.dtype)
+        out = torch.zeros(acts.shape[0], self.n_layers, self.d_model, dtype=acts.dtype,
+                          device=acts.device)
         for layer, w in enumerate(self.W_dec):
             out[:, layer:layer + w.shape[1]] += torch.einsum("bf,fkd->bkd", acts[:, layer], w)
         return out
