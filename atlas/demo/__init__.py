@@ -3,7 +3,7 @@
     build_corpus(seed=0, config: CorpusConfig | None = None) -> Corpus      (atlas.demo.corpus)
     build_tokenizer(vocab) -> PreTrainedTokenizerFast                       (atlas.demo.tokenizer)
     train_tiny_model(corpus, out_dir, seed=0, progress=None,
-                     config: TinyModelConfig | None = None) -> TrainReport  (atlas.demo.model)
+                     config: TinyModelConfig | None = None) -> TinyModelReport  (atlas.demo.model)
     load_planted(folder) -> Planted; load_prompts(folder, task=None)        (atlas.demo.planted)
     state_features(model_dir, transcoder_dir) -> list[StateFeature]        (atlas.demo.probe)
 

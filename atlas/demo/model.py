@@ -62,7 +62,7 @@ class TinyModelConfig:
 
 
 @dataclass(frozen=True)
-class TrainReport:
+class TinyModelReport:
     """What training produced: per-task accuracy on the evaluation queries."""
 
     accuracy: dict[str, float]
@@ -186,18 +186,18 @@ def _train(model, data: torch.Tensor, pad_id: int, config: TinyModelConfig, seed
     return sum(recent) / len(recent), best[1]
 
 
-def load_report(out_dir: str | Path) -> TrainReport | None:
+def load_report(out_dir: str | Path) -> TinyModelReport | None:
     """The report stored in a trained demo folder, or None if there is none."""
     marker = Path(out_dir) / MARKER
     if not marker.is_file():
         return None
     data = json.loads(marker.read_text())["report"]
-    return TrainReport(**{**data, "cached": True})
+    return TinyModelReport(**{**data, "cached": True})
 
 
 def train_tiny_model(corpus: Corpus, out_dir: str | Path, seed: int = 0,
                      progress: Progress | None = None,
-                     config: TinyModelConfig | None = None) -> TrainReport:
+                     config: TinyModelConfig | None = None) -> TinyModelReport:
     """Train (or reuse) the tiny GPT-2 on `corpus` and save it to `out_dir`; return the report.
 
     Deterministic on CPU for a given (corpus, config, seed). If `out_dir` already holds a model
@@ -219,7 +219,7 @@ def train_tiny_model(corpus: Corpus, out_dir: str | Path, seed: int = 0,
     final_loss, best_step = _train(model, data, tokenizer.pad_token_id, config, seed, progress,
                                    lambda: _validation_score(model.eval(), tokenizer, corpus))
     seconds = time.perf_counter() - start
-    report = TrainReport(accuracy=evaluate(model, tokenizer, corpus.queries),
+    report = TinyModelReport(accuracy=evaluate(model, tokenizer, corpus.queries),
                          final_loss=final_loss, steps=config.steps, best_step=best_step,
                          seconds=round(seconds, 1),
                          n_params=sum(p.numel() for p in model.parameters()), fingerprint=fp)
@@ -227,7 +227,7 @@ def train_tiny_model(corpus: Corpus, out_dir: str | Path, seed: int = 0,
     return report
 
 
-def _save(model, tokenizer, corpus: Corpus, config: TinyModelConfig, report: TrainReport,
+def _save(model, tokenizer, corpus: Corpus, config: TinyModelConfig, report: TinyModelReport,
           out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).unlink(missing_ok=True)  # invalid until everything below is written
