@@ -49,6 +49,8 @@ class ArchSpec:
     """Block-relative path of a norm applied to the MLP output (Gemma-2)."""
     embed_scale: Callable[[Any], float] | None = None
     """Multiplier the model applies to token embeddings, from the HF config (Gemma)."""
+    fused_qkv: str | None = None
+    """Attention-relative path of a fused q|k|v Conv1D projection (GPT-2), if any."""
 
 
 _LLAMA_PATHS = dict(layers="model.layers", embed="model.embed_tokens", final_norm="model.norm",
@@ -59,7 +61,7 @@ ARCHITECTURES: dict[str, ArchSpec] = {
     "gpt2": ArchSpec(name="gpt2", layers="transformer.h", embed="transformer.wte",
                      pos_embed="transformer.wpe", final_norm="transformer.ln_f",
                      pre_attn_norm="ln_1", attn="attn", pre_mlp_norm="ln_2", mlp="mlp",
-                     norm_kind="layernorm"),
+                     norm_kind="layernorm", fused_qkv="c_attn"),
     "llama": ArchSpec(name="llama", **_LLAMA_PATHS),
     "mistral": ArchSpec(name="mistral", **_LLAMA_PATHS),
     "qwen2": ArchSpec(name="qwen2", **_LLAMA_PATHS),
@@ -121,6 +123,12 @@ class ModelAdapter:
 
     def attention(self, layer: int) -> nn.Module:
         return self._block(layer, self.spec.attn)
+
+    def fused_qkv(self, layer: int) -> nn.Module | None:
+        """The fused q|k|v projection of `layer` (GPT-2's c_attn), or None."""
+        if self.spec.fused_qkv is None:
+            return None
+        return _get(self.attention(layer), self.spec.fused_qkv)
 
     def post_attn_norm(self, layer: int) -> nn.Module | None:
         return self._block(layer, self.spec.post_attn_norm)

@@ -1,4 +1,4 @@
-"""Load a local HF causal LM, tokenize prompts the circuit-tracer way, capture MLP inputs/outputs."""
+"""Load a local HF causal LM, tokenize prompts as circuit-tracer does, capture MLP in/outputs."""
 
 from __future__ import annotations
 
@@ -74,30 +74,30 @@ def wrap_model(hf_model: Any, tokenizer: Any = None) -> LoadedModel:
 
 
 def bos_id(tokenizer: Any) -> int | None:
-    """circuit-tracer's BOS: the first truthy id among bos, pad, eos."""
-    for name in ("bos_token_id", "pad_token_id", "eos_token_id"):
-        value = getattr(tokenizer, name, None)
-        if value:
-            return int(value)
-    return None
+    """circuit-tracer's BOS: the first truthy id among bos, pad, eos, then other special ids."""
+    candidates = [getattr(tokenizer, name, None)
+                  for name in ("bos_token_id", "pad_token_id", "eos_token_id")]
+    candidates += list(getattr(tokenizer, "all_special_ids", []) or [])
+    return next((int(c) for c in candidates if c), None)
 
 
 def encode_prompt(tokenizer: Any, prompt: str | list[int] | torch.Tensor) -> torch.Tensor:
-    """Token ids [pos] of a prompt: strings without special tokens, then BOS prepended.
-
-    Lists and tensors of ids are taken as given (the caller owns their BOS).
-    """
+    """Token ids [pos] as circuit-tracer makes them: text is tokenized without special tokens;
+    then, unless the first id is already a special token, the BOS (`bos_id`) is prepended."""
     if isinstance(prompt, torch.Tensor):
-        return prompt.flatten().long()
-    if isinstance(prompt, (list, tuple)):
-        return torch.tensor(prompt, dtype=torch.long)
-    if tokenizer is None:
+        ids = prompt.flatten().long().tolist()
+    elif isinstance(prompt, (list, tuple)):
+        ids = [int(i) for i in prompt]
+    elif tokenizer is None:
         raise InputError("a text prompt needs a tokenizer; save one with the model or pass ids")
-    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    bos = bos_id(tokenizer)
-    if bos is not None:
-        ids = [bos, *ids]
-    if not ids:
+    else:
+        ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    special = set(getattr(tokenizer, "all_special_ids", []) or []) if tokenizer else set()
+    if not ids or ids[0] not in special:
+        bos = bos_id(tokenizer) if tokenizer is not None else None
+        if bos is not None:
+            ids = [bos, *ids]
+    if len(ids) < 2 and not isinstance(prompt, (list, tuple, torch.Tensor)):
         raise InputError("the prompt is empty after tokenization; pass a non-empty prompt")
     return torch.tensor(ids, dtype=torch.long)
 

@@ -8,11 +8,13 @@
     load_transcoders(folder, device=None, dtype=None) -> TranscoderSet
     save_transcoders(tset, folder) -> Path       (circuit-tracer layout, atomic)
     random_transcoders(...) -> TranscoderSet     (seeded, for tests and benchmarks)
+    calibrate_sparsity(tset, mlp_in, rate) -> TranscoderSet  (encoder bias for a target sparsity)
 """
 
 from atlas.transcoders.io import load_transcoders, save_transcoders
 from atlas.transcoders.model import TranscoderConfig, TranscoderSet
-from atlas.transcoders.random import random_transcoders
+from atlas.transcoders.random import calibrate_sparsity, random_transcoders
 
-__all__ = ["TranscoderConfig", "TranscoderSet", "load_transcoders", "random_transcoders",
+__all__ = ["TranscoderConfig", "TranscoderSet", "calibrate_sparsity", "load_transcoders",
+           "random_transcoders",
            "save_transcoders"]

@@ -6,7 +6,8 @@ circuit-tracer layout (a folder with config.yaml):
   PLT: layer_{i}.safetensors with W_enc [d_tc d_model], W_dec [d_tc d_model], b_enc [d_tc],
        b_dec [d_model], optional activation_function.threshold [d_tc], optional W_skip.
   CLT: W_enc_{i}.safetensors with W_enc_{i}, b_enc_{i}, b_dec_{i}, optional threshold_{i}
-       (and our optional W_skip_{i}); W_dec_{i}.safetensors with W_dec_{i} [d_tc n_layers-i d_model].
+       (and our optional W_skip_{i}); W_dec_{i}.safetensors with W_dec_{i}
+       [d_tc n_layers-i d_model].
 SAELens: a folder with cfg.json + sae_weights.safetensors (one layer; W_enc is [d_in d_sae]), or
 a folder of such folders (one per layer).
 """
@@ -77,7 +78,8 @@ def _load_plt(folder: Path, cfg: dict[str, Any]) -> TranscoderSet:
 def _load_clt(folder: Path, cfg: dict[str, Any]) -> TranscoderSet:
     n_layers = len(list(folder.glob("W_enc_*.safetensors")))
     if n_layers == 0:
-        raise InputError(f"{folder}: config.yaml says cross_layer_transcoder but no W_enc_*.safetensors")
+        raise InputError(f"{folder}: config.yaml says cross_layer_transcoder but has no "
+                         "W_enc_*.safetensors")
     enc = [_read_tensors(folder / f"W_enc_{i}.safetensors") for i in range(n_layers)]
     dec = [_read_tensors(folder / f"W_dec_{i}.safetensors") for i in range(n_layers)]
     has_threshold = "threshold_0" in enc[0]
@@ -122,10 +124,15 @@ def _load_saelens_layer(folder: Path) -> tuple[int, dict[str, Any], dict[str, to
     _, out_hook = _sae_hook(hook_out, _SAE_OUT_HOOKS)
     W_enc = tensors["W_enc"].T.contiguous()
     b_enc = tensors["b_enc"]
-    if cfg.get("apply_b_dec_to_input") and tensors["b_dec"].shape[0] == W_enc.shape[1]:
+    if cfg.get("apply_b_dec_to_input"):
+        if tensors["b_dec"].shape[0] != W_enc.shape[1]:
+            raise InputError(f"{folder}/cfg.json: apply_b_dec_to_input needs d_in == d_out; "
+                             "convert the transcoder first")
         b_enc = b_enc - W_enc @ tensors["b_dec"]  # fold the input centering into the bias
-    act = str(cfg.get("activation_fn", cfg.get("architecture", "relu"))).lower()
-    act = "jumprelu" if "threshold" in tensors or "jumprelu" in act else act
+    act = str(cfg.get("activation_fn") or "relu").lower()
+    arch = str(cfg.get("architecture", "")).lower()
+    if "threshold" in tensors or "jumprelu" in arch or act == "jumprelu":
+        act = "jumprelu"
     top_k = (cfg.get("activation_fn_kwargs") or {}).get("k") or cfg.get("k")
     entry = {"W_enc": W_enc, "b_enc": b_enc, "W_dec": tensors["W_dec"].unsqueeze(1),
              "b_dec": tensors["b_dec"], "threshold": tensors.get("threshold"),
@@ -143,7 +150,10 @@ def _load_saelens(folders: list[Path], root: Path) -> TranscoderSet:
     meta = loaded[0][1]
     entries = [e for _, _, e in loaded]
     d_tc, d_model = entries[0]["W_enc"].shape
-    activation = meta["activation"] if meta["activation"] in ("relu", "jumprelu", "topk") else "relu"
+    activation = meta["activation"]
+    if activation not in ("relu", "jumprelu", "topk"):
+        raise InputError(f"{root}: SAELens activation {activation!r} unsupported; "
+                         "valid: relu, jumprelu, topk")
     config = TranscoderConfig(
         kind="plt", n_layers=len(entries), d_model=d_model, d_transcoder=d_tc,
         activation=activation, top_k=meta["top_k"], skip=entries[0]["W_skip"] is not None,
@@ -198,7 +208,8 @@ def _plt_files(tset: TranscoderSet) -> dict[str, dict[str, torch.Tensor]]:
 def _clt_files(tset: TranscoderSet) -> dict[str, dict[str, torch.Tensor]]:
     files = {}
     for i in range(tset.n_layers):
-        enc = {f"W_enc_{i}": tset.W_enc[i], f"b_enc_{i}": tset.b_enc[i], f"b_dec_{i}": tset.b_dec[i]}
+        enc = {f"W_enc_{i}": tset.W_enc[i], f"b_enc_{i}": tset.b_enc[i],
+               f"b_dec_{i}": tset.b_dec[i]}
         if tset.threshold is not None:
             enc[f"threshold_{i}"] = tset.threshold[i]
         if tset.W_skip is not None:

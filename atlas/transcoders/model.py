@@ -51,7 +51,8 @@ class TranscoderConfig:
         if self.kind not in ("plt", "clt"):
             raise InputError(f"transcoder kind {self.kind!r} unknown; use plt or clt")
         if self.activation not in ACTIVATIONS:
-            raise InputError(f"activation {self.activation!r} unknown; valid: {', '.join(ACTIVATIONS)}")
+            raise InputError(f"activation {self.activation!r} unknown; "
+                             f"valid: {', '.join(ACTIVATIONS)}")
         if self.activation == "topk" and not self.top_k:
             raise InputError("topk activation needs top_k > 0; set top_k in the config")
         if self.input_hook not in INPUT_HOOKS:
@@ -148,7 +149,12 @@ class TranscoderSet:
         return self.b_enc[0].dtype
 
     def to(self, device: Any = None, dtype: torch.dtype | None = None) -> "TranscoderSet":
-        """A copy on `device` in `dtype` (either may be None to keep it)."""
+        """A copy on `device` in `dtype` (either may be None to keep it); self if already there."""
+        same_device = device is None or torch.device(device) == self.device or (
+            torch.device(device).type == self.device.type and torch.device(device).index is None)
+        if same_device and (dtype is None or dtype == self.dtype):
+            return self
+
         def move(ts):
             return None if ts is None else [t.to(device=device, dtype=dtype) for t in ts]
         return TranscoderSet(self.config, move(self.W_enc), move(self.b_enc), move(self.W_dec),

@@ -1,4 +1,4 @@
-"""Seeded random transcoder sets for tests and benchmarks (not trained; shapes and sparsity only)."""
+"""Seeded random transcoder sets for tests and benchmarks (untrained: shapes and sparsity only)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from atlas.transcoders.model import TranscoderConfig, TranscoderSet
 def random_transcoders(n_layers: int, d_model: int, d_transcoder: int, kind: str = "plt",
                        activation: str = "relu", skip: bool = False, top_k: int | None = None,
                        input_hook: str = "mlp.hook_in", output_hook: str = "hook_mlp_out",
-                       seed: int = 0, enc_bias: float = -0.3, scan: str = "random") -> TranscoderSet:
+                       seed: int = 0, enc_bias: float = -0.3,
+                       scan: str = "random") -> TranscoderSet:
     """A random set; a negative encoder bias keeps roughly a few percent of features active."""
     gen = torch.Generator().manual_seed(seed)
     config = TranscoderConfig(kind=kind, n_layers=n_layers, d_model=d_model,
@@ -32,3 +33,15 @@ def random_transcoders(n_layers: int, d_model: int, d_transcoder: int, kind: str
     W_skip = [randn(d_model, d_model, scale=0.1 * d_model ** -0.5) for _ in range(n_layers)] \
         if skip else None
     return TranscoderSet(config, W_enc, b_enc, W_dec, b_dec, threshold, W_skip)
+
+
+def calibrate_sparsity(tset: TranscoderSet, mlp_in: torch.Tensor, rate: float) -> TranscoderSet:
+    """Set each layer's encoder bias so about `rate` of (token, feature) pairs are active on
+    `mlp_in` [n_layers n_tokens d_model] (transcoder inputs, e.g. from capture_mlp_io)."""
+    b_enc = []
+    for layer in range(tset.n_layers):
+        pre = mlp_in[layer].to(tset.dtype) @ tset.W_enc[layer].T
+        cut = torch.quantile(pre.flatten().float()[:1_000_000], 1.0 - rate)
+        b_enc.append(torch.full_like(tset.b_enc[layer], -float(cut)))
+    return TranscoderSet(tset.config, tset.W_enc, b_enc, tset.W_dec, tset.b_dec,
+                         tset.threshold, tset.W_skip)
