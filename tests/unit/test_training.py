@@ -200,7 +200,9 @@ def test_cli_train_and_info(demo, tmp_path):
     assert info.exit_code == 0 and "topk (k=3)" in info.output and "d_transcoder  32" in info.output
     missing = runner.invoke(cli, ["transcoders", "train", "--model", str(demo[0]), "--corpus",
                                   str(tmp_path / "none.txt"), "--out", str(tmp_path / "x")])
-    assert isinstance(missing.exception, InputError)
+    assert missing.exit_code == 1
+    errors = [line for line in missing.output.splitlines() if "not found" in line]
+    assert len(errors) == 1 and "Traceback" not in missing.output
 
 
 def test_plain_text_corpus(tmp_path):
