@@ -1,9 +1,10 @@
 """Ground-truth check of the planted structure: which transcoder features stand for each state.
 
 For every two-hop prompt ("the capital of the state containing X is"), the activation of each
-feature is read at the last position (where the answer is computed). A feature stands for state
-S when it fires on the prompts whose intermediate is S and not on the others; we score it by
-F1 over all two-hop prompts and report the best feature per state. This uses only the model,
+feature is read at the city token and at the last position (where the answer is computed). A
+feature stands for state S when it fires on the prompts whose intermediate is S and not on the
+others; we score it by F1 over all two-hop prompts and report the best (feature, position) per
+state. This uses only the model,
 the transcoders and planted.json, not attribution graphs, so it can check what the atlas finds.
 """
 
@@ -24,6 +25,8 @@ class StateFeature:
 
     state: str
     """The intermediate entity (never named in the prompts)."""
+    position: str
+    """Where it was read: "city" (the subject token) or "last" (the final token)."""
     layer: int
     """Transcoder layer of the feature."""
     feature: int
@@ -33,23 +36,29 @@ class StateFeature:
     mean_activation: float
     """Mean activation on the state's prompts."""
     one_hop_f1: float
-    """F1 of the same feature on the one-hop prompts "X is in" (answer: the state). On two-hop
+    """F1 of the same feature, at the same kind of position, on the one-hop prompts "X is in"
+    (answer: the state). On two-hop
     prompts alone a state feature and a capital feature are indistinguishable (one capital per
     state); firing on one-hop state prompts too is evidence for the state reading."""
 
 
 @torch.no_grad()
-def last_position_activations(loaded: Any, tset: Any, prompts: list[str]) -> torch.Tensor:
-    """[n_prompts n_layers d_transcoder] feature activations at each prompt's last token."""
+def position_activations(loaded: Any, tset: Any, prompts: list[str],
+                         subjects: list[str]) -> dict[str, torch.Tensor]:
+    """{"city", "last"} -> [n_prompts n_layers d_transcoder] activations at the subject token
+    (its last occurrence) and at the last token of each prompt."""
     from atlas.models import capture_mlp_io, encode_prompt
 
-    rows = []
-    for prompt in prompts:
+    rows: dict[str, list[torch.Tensor]] = {"city": [], "last": []}
+    for prompt, subject in zip(prompts, subjects):
         ids = encode_prompt(loaded.tokenizer, prompt)
+        words = ["<bos>", *prompt.split()]
+        city = len(words) - 1 - words[::-1].index(subject)
         mlp_in, _ = capture_mlp_io(loaded, ids[None])
-        rows.append(torch.stack([tset.encode(layer, mlp_in[layer, 0, -1])
-                                 for layer in range(tset.n_layers)]))
-    return torch.stack(rows)
+        for name, pos in (("city", city), ("last", len(words) - 1)):
+            rows[name].append(torch.stack([tset.encode(layer, mlp_in[layer, 0, pos])
+                                           for layer in range(tset.n_layers)]))
+    return {name: torch.stack(values) for name, values in rows.items()}
 
 
 def _f1(active: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
@@ -70,19 +79,25 @@ def state_features(model_dir: str | Path, transcoder_dir: str | Path,
     records = load_prompts(model_dir, task="two_hop")
     loaded = load_model(model_dir, device=device)
     tset = load_transcoders(transcoder_dir, device=device)
-    acts = last_position_activations(loaded, tset, [r.prompt for r in records])
-    flat = acts.flatten(1) > 0                                       # [n_prompts n_layers*d_tc]
+    two_hop = position_activations(loaded, tset, [r.prompt for r in records],
+                                   [r.subject for r in records])
+    one_hop_records = load_prompts(model_dir, task="one_hop_state")
+    one_hop = position_activations(loaded, tset, [r.prompt for r in one_hop_records],
+                                   [r.subject for r in one_hop_records])
     states = [r.intermediate for r in records]
-    one_hop = load_prompts(model_dir, task="one_hop_state")
-    one_hop_flat = last_position_activations(loaded, tset, [r.prompt for r in one_hop]).flatten(1) > 0
     out = []
     for state in sorted(planted.two_hop.second_hop):
         truth = torch.tensor([s == state for s in states])
-        scores = _f1(flat, truth)
-        best = int(scores.argmax())
+        one_hop_truth = torch.tensor([r.answer == state for r in one_hop_records])
+        candidates = []
+        for position in ("city", "last"):
+            scores = _f1(two_hop[position].flatten(1) > 0, truth)
+            best = int(scores.argmax())
+            candidates.append((float(scores[best]), position, best))
+        f1, position, best = max(candidates)
         layer, feature = divmod(best, tset.d_transcoder)
-        one_hop_truth = torch.tensor([r.answer == state for r in one_hop])
-        one_hop_f1 = _f1(one_hop_flat[:, best:best + 1], one_hop_truth)[0]
-        out.append(StateFeature(state, layer, feature, float(scores[best]),
-                                float(acts[truth, layer, feature].mean()), float(one_hop_f1)))
+        one_hop_active = one_hop[position].flatten(1)[:, best:best + 1] > 0
+        out.append(StateFeature(state, position, layer, feature, f1,
+                                float(two_hop[position][truth, layer, feature].mean()),
+                                float(_f1(one_hop_active, one_hop_truth)[0])))
     return out

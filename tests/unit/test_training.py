@@ -230,4 +230,4 @@ def test_state_feature_probe_reports_every_planted_state(demo, tmp_path):
     assert [f.state for f in found] == sorted(load_planted(demo[0]).two_hop.second_hop)
     for f in found:
         assert 0 <= f.f1 <= 1 and 0 <= f.one_hop_f1 <= 1
-        assert 0 <= f.layer < 2 and 0 <= f.feature < 64
+        assert 0 <= f.layer < 2 and 0 <= f.feature < 64 and f.position in ("city", "last")
