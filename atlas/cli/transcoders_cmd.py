@@ -35,6 +35,7 @@ def transcoders() -> None:
 @_opt("--activation", "activation", type=click.Choice(["relu", "jumprelu", "topk"]))
 @_opt("--k", "k", type=int)
 @_opt("--l1", "l1", type=float)
+@_opt("--l0", "l0", type=float)
 @_opt("--steps", "steps", type=int)
 @_opt("--batch-tokens", "batch_tokens", type=int)
 @_opt("--buffer-tokens", "buffer_tokens", type=int)

@@ -25,7 +25,9 @@ class TrainConfig:
     k: int = 16
     """k of the topk activation (ignored otherwise)."""
     l1: float = 1.0
-    """Sparsity weight: L1 of activations times decoder norms (relu, jumprelu; 0 for topk)."""
+    """relu only: weight of the L1 penalty on activations times decoder norms."""
+    l0: float = 0.01
+    """jumprelu only: weight of the L0 penalty (active features per token and layer)."""
     steps: int = 2000
     """Optimizer steps."""
     batch_tokens: int = 512
@@ -54,10 +56,12 @@ class TrainConfig:
     """Steps between resamplings of dead features (0 = never)."""
     checkpoint_every: int = 500
     """Steps between checkpoints (0 = only at the end)."""
-    jumprelu_init_threshold: float = 0.01
+    jumprelu_init_threshold: float = 0.05
     """Initial JumpReLU threshold (in normalised activation units)."""
-    jumprelu_bandwidth: float = 0.01
-    """Kernel width of the JumpReLU straight-through threshold gradient."""
+    jumprelu_bandwidth: float = 0.05
+    """Kernel width of the JumpReLU straight-through threshold gradients."""
+    threshold_lr_scale: float = 10.0
+    """JumpReLU thresholds learn this many times faster than the other parameters."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -72,9 +76,9 @@ class TrainConfig:
                 raise InputError(f"{name}={getattr(self, name)} must be positive; fix the value")
         if self.activation == "topk" and not 0 < self.k <= self.d_transcoder:
             raise InputError(f"--k {self.k} must be in 1..d_transcoder={self.d_transcoder}")
-        if self.lr <= 0 or self.l1 < 0 or self.aux_coef < 0:
-            raise InputError(f"lr={self.lr}, l1={self.l1}, aux_coef={self.aux_coef}: need lr > 0, "
-                             "l1 >= 0 and aux_coef >= 0")
+        if self.lr <= 0 or self.l1 < 0 or self.l0 < 0 or self.aux_coef < 0:
+            raise InputError(f"lr={self.lr}, l1={self.l1}, l0={self.l0}, aux_coef="
+                             f"{self.aux_coef}: need lr > 0 and the penalties >= 0")
         if self.buffer_tokens < self.batch_tokens:
             raise InputError(f"buffer_tokens={self.buffer_tokens} < batch_tokens="
                              f"{self.batch_tokens}; the buffer must hold at least one batch")

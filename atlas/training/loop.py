@@ -81,6 +81,17 @@ def _lr(step: int, config: TrainConfig) -> float:
     return config.lr
 
 
+def _optimizer(module: TrainableTranscoders, config: TrainConfig) -> torch.optim.Adam:
+    """Adam; JumpReLU thresholds get `threshold_lr_scale` times the learning rate (they move
+    only through the sparse straight-through gradient and must travel O(1) activation units)."""
+    thresholds = [module.threshold] if module.threshold is not None else []
+    others = [p for p in module.parameters() if p is not module.threshold]
+    groups = [{"params": others, "lr_scale": 1.0}]
+    if thresholds:
+        groups.append({"params": thresholds, "lr_scale": config.threshold_lr_scale})
+    return torch.optim.Adam(groups, lr=config.lr)
+
+
 @torch.no_grad()
 def _resample(module: TrainableTranscoders, opt: torch.optim.Optimizer, batch: Batch,
               since_fired: torch.Tensor, dead_after: int) -> int:
@@ -105,8 +116,11 @@ def _resample(module: TrainableTranscoders, opt: torch.optim.Optimizer, batch: B
         module.b_enc[layer, dead] = 0.0
         direction = err[worst] / err[worst].norm(dim=1, keepdim=True).clamp_min(1e-8)
         w_dec[dead] = 0.1 * direction.view(n, n_out, -1)
-        _reset_moments(opt, [(module.W_enc, (layer, dead)), (module.b_enc, (layer, dead)),
-                             (w_dec, (dead,))])
+        reset = [(module.W_enc, (layer, dead)), (module.b_enc, (layer, dead)), (w_dec, (dead,))]
+        if module.threshold is not None:
+            module.threshold[layer, dead] = module.config.jumprelu_init_threshold
+            reset.append((module.threshold, (layer, dead)))
+        _reset_moments(opt, reset)
         since_fired[layer, dead] = 0
         total += n
     return total
@@ -178,7 +192,7 @@ def train_transcoders(model_dir: str | Path, corpus: str | Path, out_dir: str | 
     out = Path(out_dir)
     ckpt_dir = out / CHECKPOINT_DIR
     module = TrainableTranscoders(config, loaded.n_layers, loaded.d_model).to(loaded.device)
-    opt = torch.optim.Adam(module.parameters(), lr=config.lr)
+    opt = _optimizer(module, config)
     step, block, index, since_fired = _start(module, opt, buffer, ckpt_dir, config, resume)
     resumed_from = step if resume and step > 0 else None
     stream = buffer.batches(block, index)
@@ -188,7 +202,7 @@ def train_transcoders(model_dir: str | Path, corpus: str | Path, out_dir: str | 
         batch = Batch(batch.mlp_in.to(loaded.device), batch.mlp_out.to(loaded.device))
         cursor = (block, index + 1)
         for group in opt.param_groups:
-            group["lr"] = _lr(step, config)
+            group["lr"] = _lr(step, config) * group["lr_scale"]
         result = module(*module.normalise(batch.mlp_in, batch.mlp_out),
                         dead=since_fired > config.dead_after)
         opt.zero_grad(set_to_none=True)

@@ -33,6 +33,24 @@ class _JumpReLU(torch.autograd.Function):
         return (pre > threshold) * grad, grad_threshold, None
 
 
+class _Step(torch.autograd.Function):
+    """Heaviside step H(pre - threshold): no gradient to pre, a rectangle-kernel
+    straight-through gradient to threshold (Rajamanoharan et al. 2024), for the L0 penalty."""
+
+    @staticmethod
+    def forward(ctx, pre: torch.Tensor, threshold: torch.Tensor, bandwidth: float):
+        ctx.save_for_backward(pre, threshold)
+        ctx.bandwidth = bandwidth
+        return (pre > threshold).to(pre.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        pre, threshold = ctx.saved_tensors
+        bw = ctx.bandwidth
+        near = ((pre - threshold).abs() < bw / 2).to(pre.dtype)
+        return None, (-(1.0 / bw) * near * grad).sum(0), None
+
+
 def topk_activation(pre: torch.Tensor, k: int) -> torch.Tensor:
     """Keep the k largest (and positive) pre-activations per token and layer; zero the rest."""
     values, indices = torch.topk(pre, k, dim=-1)
@@ -54,9 +72,11 @@ class TrainableTranscoders(nn.Module):
         self.W_enc = nn.Parameter(torch.stack([d[:, 0] for d in dec]) * (d_model ** 0.5) * 0.5)
         self.b_enc = nn.Parameter(torch.zeros(n_layers, d_tc))
         self.b_dec = nn.Parameter(torch.zeros(n_layers, d_model))
-        self.log_threshold = (nn.Parameter(torch.full((n_layers, d_tc), float(
-            torch.tensor(config.jumprelu_init_threshold).log()))) if config.activation == "jumprelu"
-            else None)
+        # the threshold itself is learned (not its log): Adam moves it by ~lr per step in
+        # activation units, which a log-parameterised small threshold could not (it barely moved)
+        init = config.jumprelu_init_threshold
+        self.threshold = (nn.Parameter(torch.full((n_layers, d_tc), init))
+                          if config.activation == "jumprelu" else None)
         self.W_skip = (nn.Parameter(torch.zeros(n_layers, d_model, d_model)) if config.skip
                        else None)
         self.register_buffer("in_scale", torch.ones(n_layers))
@@ -76,7 +96,7 @@ class TrainableTranscoders(nn.Module):
             return torch.relu(pre)
         if act == "topk":
             return topk_activation(pre, self.config.k)
-        return _JumpReLU.apply(pre, self.log_threshold.exp(), self.config.jumprelu_bandwidth)
+        return _JumpReLU.apply(pre, self.threshold.clamp_min(0), self.config.jumprelu_bandwidth)
 
     def decoder_norms(self) -> torch.Tensor:
         """[n_layers d_transcoder] norm of each feature's (concatenated) decoder vectors."""
@@ -112,6 +132,17 @@ class TrainableTranscoders(nn.Module):
         err = (self.decode_features(acts) - residual).pow(2).sum(-1).mean(0)
         return (err / residual.pow(2).sum(-1).mean(0).clamp_min(1e-12)).sum()
 
+    def _sparsity(self, pre: torch.Tensor, acts: torch.Tensor) -> torch.Tensor:
+        """relu: l1 * sum |acts| * decoder norm; jumprelu: l0 * number of active features
+        (straight-through gradient to the thresholds); topk: 0."""
+        act = self.config.activation
+        if act == "relu":
+            return self.config.l1 * (acts * self.decoder_norms()).sum(-1).mean(0).sum()
+        if act == "jumprelu":
+            step = _Step.apply(pre, self.threshold.clamp_min(0), self.config.jumprelu_bandwidth)
+            return self.config.l0 * step.sum(-1).mean(0).sum()
+        return pre.new_zeros(())
+
     def forward(self, x: torch.Tensor, y: torch.Tensor,
                 dead: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Loss terms and statistics for normalised inputs x and targets y.
@@ -124,9 +155,7 @@ class TrainableTranscoders(nn.Module):
         err = (recon - y).pow(2).sum(-1)                                # [batch n_layers]
         mse = err.mean(0)                                               # [n_layers]
         var = (y - y.mean(0)).pow(2).sum(-1).mean(0).clamp_min(1e-12)   # [n_layers]
-        sparsity = (acts * self.decoder_norms()).sum(-1).mean(0)        # [n_layers]
-        weight = 0.0 if self.config.activation == "topk" else self.config.l1
-        loss = (mse.sum() + weight * sparsity.sum())
+        loss = mse.sum() + self._sparsity(pre, acts)
         if (self.config.activation == "topk" and self.config.aux_coef > 0 and dead is not None
                 and bool(dead.any())):
             loss = loss + self.config.aux_coef * self.aux_loss(pre, (y - recon).detach(), dead)
@@ -161,8 +190,8 @@ class TrainableTranscoders(nn.Module):
             top_k=cfg.k if cfg.activation == "topk" else None, skip=cfg.skip,
             input_hook=input_hook, output_hook=output_hook, scan=scan)
         W_dec = [(w * s_out[i:i + w.shape[1], None]).clone() for i, w in enumerate(self.W_dec)]
-        threshold = (list(self.log_threshold.exp().clone())
-                     if self.log_threshold is not None else None)
+        threshold = (list(self.threshold.clamp_min(0).clone())
+                     if self.threshold is not None else None)
         skip = ([self.W_skip[i] * s_out[i] / s_in[i] for i in range(self.n_layers)]
                 if self.W_skip is not None else None)
         return TranscoderSet(tconfig, [self.W_enc[i] / s_in[i] for i in range(self.n_layers)],

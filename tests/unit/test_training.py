@@ -64,7 +64,7 @@ def test_relu_l1_trades_reconstruction_for_sparsity(demo, tmp_path):
     assert strong.mean_l0 < weak.mean_l0
 
 
-@pytest.mark.parametrize("activation", ["relu", "topk"])
+@pytest.mark.parametrize("activation", ["relu", "jumprelu", "topk"])
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(demo, tmp_path, activation):
     # dead_after=3 makes resampling (and, for topk, the AuxK loss) part of both runs
     changes = dict(steps=40, checkpoint_every=10, resample_every=15, dead_after=3,
@@ -88,6 +88,16 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(demo, tmp_path, a
         assert a.keys() == b.keys()
         for key in a:
             assert torch.equal(a[key], b[key]), key
+
+
+def test_jumprelu_l0_penalty_raises_thresholds_and_lowers_l0(demo, tmp_path):
+    from atlas.transcoders import load_transcoders
+
+    free, _ = _train(demo, tmp_path / "free", activation="jumprelu", l0=0.0)
+    sparse, _ = _train(demo, tmp_path / "sparse", activation="jumprelu", l0=0.3)
+    assert sparse.mean_l0 < 0.8 * free.mean_l0 and min(free.fve) > 0.9
+    thresholds = load_transcoders(tmp_path / "sparse").threshold
+    assert float(torch.stack(thresholds).mean()) > FAST.jumprelu_init_threshold
 
 
 def test_resume_refuses_other_settings(demo, tmp_path):
