@@ -4,11 +4,9 @@
 setup:
 	@scripts/setup.sh
 
-# Until `atlas demo` lands this shows the foundation: a managed Neo4j and initialised stores.
+# The planted-circuit demo end to end; a second run reuses what is built (`atlas demo --fresh`).
 demo: setup
-	.venv/bin/atlas neo4j start
-	.venv/bin/atlas init
-	.venv/bin/atlas neo4j status
+	.venv/bin/atlas demo
 
 # The whole suite: unit, integration (starts its own Neo4j on free ports), gpu (skipped without one).
 test: setup

@@ -19,6 +19,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "config": ("atlas.cli.config_cmd:config", "Show the effective configuration."),
     "attribute": ("atlas.cli.attribute_cmd:attribute", "Compute one prompt's attribution graph."),
     "transcoders": ("atlas.cli.transcoders_cmd:transcoders", "Train and inspect transcoders."),
+    "demo": ("atlas.cli.demo_cmd:demo",
+             "Run the planted-circuit demo end to end (offline, minutes on a CPU)."),
     "ingest": ("atlas.cli.ingest_cmd:ingest",
                "Compute graphs and activations over a corpus (resumable, sharded)."),
     "runs": ("atlas.cli.ingest_cmd:runs_cmd", "List ingestion runs with their progress."),

@@ -1,0 +1,73 @@
+"""`atlas demo`: the planted-circuit world end to end, offline, in minutes on a CPU."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import click
+
+from atlas.cli.main import get_config
+
+
+@click.command()
+@click.option("--out", type=click.Path(file_okay=False), default="demo-output", show_default=True,
+              help="Output folder (model, transcoders, the demo's atlas home, findings).")
+@click.option("--fresh", is_flag=True, help="Delete the output folder and build everything again.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--model-steps", type=int, default=2000, show_default=True)
+@click.option("--transcoder-steps", type=int, default=1500, show_default=True)
+@click.option("--threads", type=int, default=2, show_default=True, help="torch CPU threads.")
+@click.pass_context
+def demo(ctx: click.Context, out: str, fresh: bool, seed: int, model_steps: int,
+         transcoder_steps: int, threads: int) -> None:
+    """Train a tiny model on a world with planted two-hop facts, fit transcoders, ingest its
+    prompts into Neo4j and DuckDB, and show the circuits the atlas finds.
+
+    Re-running reuses every stage already built; --fresh starts over.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from atlas.demo import pipeline
+
+    base = get_config(ctx)
+    settings = pipeline.DemoSettings(out=Path(out), seed=seed, model_steps=model_steps,
+                                     transcoder_steps=transcoder_steps, threads=threads)
+    if fresh:
+        pipeline.reset(base, settings)
+    tasks: dict[str, int] = {}
+    with Progress(TextColumn("[bold]{task.description:<12}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TextColumn("{task.fields[info]}"),
+                  TimeElapsedColumn()) as bar:
+        def progress(stage: str, done: int, total: int, info: dict) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total or None, info="")
+            text = "  ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                             for k, v in info.items())
+            bar.update(tasks[stage], completed=done, total=total or None, info=text)
+
+        result = pipeline.run_demo(base, settings, progress)
+    _render(result)
+
+
+def _render(result) -> None:  # noqa: ANN001
+    acc = result.model_report.get("accuracy", {})
+    click.echo("\nmodel accuracy: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(acc.items())))
+    tr = result.transcoder_report
+    click.echo(f"transcoders: FVE {tr.get('fve')}, L0 {tr.get('l0')}")
+    click.echo(f"ingest: {result.ingest_summary}")
+    for task, rows in result.circuits.items():
+        click.echo(f"\nrecurring circuits, {task}:")
+        for r in rows:
+            names = [lab or key for key, lab in zip(r["features"], r["labels"])]
+            click.echo(f"  support {r['support']:>3}  mean w {r['mean_weight']:+.3f}  "
+                       + " -> ".join(names))
+    click.echo("\nconcept search (planted intermediate states):")
+    for concept, rows in result.concepts.items():
+        hits = ", ".join(f"{r['feature']} ({r.get('label') or ''})" for r in rows) or "none"
+        click.echo(f"  {concept}: {hits}")
+    click.echo(f"\none graph: {result.graph_json} (circuit-tracer frontend JSON) and "
+               f"{result.graph_png}")
+    click.echo(f"summary:   {result.out / 'summary.json'}")
+    click.echo(f"explore:   atlas --home {result.home} serve   (HTTP API and web page)")
+    click.echo(f"Neo4j:     {result.bolt}, user neo4j, password in {result.password_file}")

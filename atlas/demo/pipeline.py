@@ -1,0 +1,199 @@
+"""`atlas demo`: the planted-circuit world end to end, in its own atlas home under the output folder.
+
+Stages (each skipped when its output is already there, so a re-run reuses what is built):
+model (corpus + tiny GPT-2) → transcoders → Neo4j + stores → ingest of the evaluation prompts
+→ labels → findings (recurring circuits per task, concept search, one graph as JSON and PNG).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from atlas.config import AtlasConfig
+
+log = logging.getLogger(__name__)
+
+RUN = "demo"
+TASKS = ("two_hop", "one_hop_state", "one_hop_capital", "induction")
+
+Stage = Callable[[str, int, int, dict[str, Any]], None]
+"""progress(stage, done, total, info) reported by long stages."""
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Knobs of the demo; defaults take a few minutes on a 2-core CPU."""
+
+    out: Path = field(default=Path("demo-output"), metadata={"help": "Output folder."})
+    seed: int = field(default=0, metadata={"help": "Seed of corpus, model and transcoders."})
+    model_steps: int = field(default=2000, metadata={"help": "Training steps of the tiny model."})
+    transcoder_steps: int = field(default=1500, metadata={"help": "Transcoder training steps."})
+    d_transcoder: int = field(default=128, metadata={"help": "Features per layer."})
+    threads: int = field(default=2, metadata={"help": "torch CPU threads."})
+
+
+@dataclass
+class DemoResult:
+    """Where everything is, and what was found."""
+
+    out: Path
+    home: Path
+    model_report: dict
+    transcoder_report: dict
+    ingest_summary: dict
+    circuits: dict[str, list[dict]]
+    concepts: dict[str, list[dict]]
+    graph_json: Path
+    graph_png: Path
+    bolt: str
+    password_file: Path
+
+    def to_json(self) -> dict:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(self).items()}
+
+
+def demo_config(base: AtlasConfig, home: Path) -> AtlasConfig:
+    """The demo's own atlas home; Neo4j jars are shared with the base home's runtime."""
+    return replace(base, home=home, neo4j_runtime=base.neo4j_runtime_resolved, duckdb_path=None,
+                   catalog_url=None)
+
+
+def reset(base: AtlasConfig, settings: DemoSettings) -> None:
+    """`--fresh`: stop the demo's Neo4j and delete the output folder."""
+    from atlas.neo4j import server
+
+    home = settings.out / "home"
+    if home.exists():
+        server.stop(demo_config(base, home))
+    shutil.rmtree(settings.out, ignore_errors=True)
+
+
+def build_model(settings: DemoSettings, progress: Stage) -> dict:
+    from dataclasses import asdict
+
+    from atlas.demo.corpus import CorpusConfig, build_corpus
+    from atlas.demo.model import TinyModelConfig, train_tiny_model
+
+    corpus = build_corpus(config=CorpusConfig(seed=settings.seed))
+    config = replace(TinyModelConfig(), steps=settings.model_steps)
+    report = train_tiny_model(corpus, settings.out / "model", seed=settings.seed, config=config,
+                              progress=lambda s, n, loss: progress("model", s, n,
+                                                                   {"loss": loss}))
+    return asdict(report)
+
+
+def build_transcoders(settings: DemoSettings, progress: Stage) -> dict:
+    from dataclasses import asdict
+
+    from atlas.training.config import TrainConfig
+    from atlas.training.loop import train_transcoders
+
+    out = settings.out / "transcoders"
+    report_file = out / "training_report.json"
+    config = TrainConfig(kind="plt", activation="topk", k=8, d_transcoder=settings.d_transcoder,
+                         steps=settings.transcoder_steps, seed=settings.seed)
+    marker = out / "demo_config.json"
+    wanted = json.dumps(asdict(config), sort_keys=True, default=str)
+    if report_file.exists() and marker.exists() and marker.read_text() == wanted:
+        return json.loads(report_file.read_text())
+    report = train_transcoders(settings.out / "model", settings.out / "model" / "corpus.jsonl",
+                               out, config, resume=marker.exists() and
+                               marker.read_text() == wanted,
+                               progress=lambda s, n, m: progress("transcoders", s, n, m))
+    marker.write_text(wanted)
+    return asdict(report)
+
+
+def write_ingest_corpus(settings: DemoSettings) -> Path:
+    """The evaluation prompts as an ingest corpus; ids say task and split."""
+    from atlas.demo.planted import load_prompts
+
+    path = settings.out / "ingest_corpus.jsonl"
+    with open(path, "w") as f:
+        for i, r in enumerate(load_prompts(settings.out / "model")):
+            f.write(json.dumps({"id": f"{r.task}-{i:04d}", "text": r.prompt, "task": r.task,
+                                "answer": r.answer, "split": r.split, "subject": r.subject,
+                                "intermediate": r.intermediate}) + "\n")
+    return path
+
+
+def ingest_prompts(config: AtlasConfig, settings: DemoSettings, progress: Stage) -> dict:
+    from atlas.errors import InputError
+    from ingest import job
+    from ingest.labeling import label_run
+    from ingest.load import StoreSinks, load_run
+    from ingest.settings import IngestSettings
+
+    spec = IngestSettings(model=str(settings.out / "model"),
+                          transcoders=str(settings.out / "transcoders"),
+                          corpus=str(write_ingest_corpus(settings)), shard_size=32,
+                          max_tokens=32, batch_size=256, max_feature_nodes=256)
+    try:
+        job.create_run(config, RUN, spec)
+    except InputError as e:
+        if "already exists" not in str(e):
+            raise
+    seen = {"prompts": 0}
+
+    def on_prompt(_n: int, _failed: bool) -> None:
+        seen["prompts"] += 1
+        progress("ingest", seen["prompts"], 0, {})
+
+    tset = job.transcoder_set_name(spec)
+    with StoreSinks(config, RUN, tset) as sinks:
+        outcome = job.work(config, RUN, [sinks], 1, on_prompt)
+    load_run(config, RUN, tset)              # shards committed by an earlier, stopped demo
+    labels = label_run(config, RUN, tset, spec.model, spec.transcoders)
+    return {"prompts_this_time": outcome.report.prompts, "graphs": outcome.report.graphs,
+            "errors": outcome.report.errors, "labelled_features": labels.labelled,
+            "transcoder_set": tset}
+
+
+def task_prompt_ids(settings: DemoSettings) -> dict[str, list[str]]:
+    ids: dict[str, list[str]] = {t: [] for t in TASKS}
+    for line in (settings.out / "ingest_corpus.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        ids[row["task"]].append(row["id"])
+    return ids
+
+
+def run_demo(base: AtlasConfig, settings: DemoSettings, progress: Stage) -> DemoResult:
+    """Every stage in order; stages whose outputs exist are reused."""
+    import torch
+
+    from atlas.demo import findings
+    from atlas.demo.planted import load_planted
+    from atlas.graphdb.graph_json import prompt_graph_json
+    from atlas.initialize import init_atlas
+    from atlas.neo4j import client, server
+
+    torch.set_num_threads(max(1, settings.threads))
+    settings.out.mkdir(parents=True, exist_ok=True)
+    model_report = build_model(settings, progress)
+    transcoder_report = build_transcoders(settings, progress)
+    config = demo_config(base, settings.out.resolve() / "home")
+    progress("stores", 0, 1, {})
+    server.start(config)
+    init_atlas(config)
+    progress("stores", 1, 1, {})
+    summary = ingest_prompts(config, settings, progress)
+    ids = task_prompt_ids(settings)
+    planted = load_planted(settings.out / "model")
+    concepts = sorted(planted.two_hop.second_hop)
+    with client.session_driver(config) as driver:
+        circuits = findings.recurring_circuits(driver, config, ids)
+        found = findings.concept_search(driver, config, concepts)
+        example = ids["two_hop"][0]
+        graph = prompt_graph_json(driver, example, run=RUN, database=config.neo4j_database)
+    graph_json = findings.write_json(settings.out / f"{example}.graph.json", graph)
+    graph_png = findings.draw_graph(graph, settings.out / f"{example}.graph.png")
+    result = DemoResult(settings.out, config.home, model_report, transcoder_report, summary,
+                        circuits, found, graph_json, graph_png, client.managed_uri(config),
+                        client.password_file(config))
+    findings.write_json(settings.out / "summary.json", result.to_json())
+    return result
