@@ -157,9 +157,8 @@ def _assemble(ctx: PromptContext, rows: torch.Tensor, order: torch.Tensor,
     cols = torch.cat([selected, other])
     n_nodes = n_sel + len(other) + n_logits
     adjacency = torch.zeros(n_nodes, n_nodes, device=rows.device)
-    feature_rows = rows[n_logits:n_logits + n_sel][sort]
-    adjacency[:n_sel, :len(cols)] = feature_rows[:, cols]
-    adjacency[n_nodes - n_logits:, :len(cols)] = rows[:n_logits][:, cols]
+    adjacency[:n_sel, :len(cols)] = rows[(n_logits + sort)[:, None], cols[None, :]]
+    adjacency[n_nodes - n_logits:, :len(cols)] = rows[:n_logits, cols]
     return selected, adjacency
 
 
