@@ -44,6 +44,8 @@ class AtlasConfig:
     neo4j_http_port: int = field(default=7474, metadata=_doc("HTTP port of the managed Neo4j."))
     neo4j_version: str = field(default="5.26.12", metadata=_doc(
         "Neo4j Community version resolved from Maven Central (5.26 LTS runs on Java 17)."))
+    neo4j_runtime: Path | None = field(default=None, metadata=_doc(
+        "Folder of resolved Neo4j jars; default <home>/neo4j/runtime. Homes may share one."))
     neo4j_heap: str = field(default="1g", metadata=_doc("Managed Neo4j JVM heap (max)."))
     neo4j_pagecache: str = field(default="1g", metadata=_doc("Managed Neo4j page cache."))
     neo4j_start_timeout: float = field(default=120.0, metadata=_doc(
@@ -67,6 +69,10 @@ class AtlasConfig:
     @property
     def neo4j_home(self) -> Path:
         return self.home / "neo4j"
+
+    @property
+    def neo4j_runtime_resolved(self) -> Path:
+        return self.neo4j_runtime or self.neo4j_home / "runtime"
 
     @property
     def uses_external_neo4j(self) -> bool:

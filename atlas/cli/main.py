@@ -19,6 +19,15 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "config": ("atlas.cli.config_cmd:config", "Show the effective configuration."),
     "attribute": ("atlas.cli.attribute_cmd:attribute", "Compute one prompt's attribution graph."),
     "transcoders": ("atlas.cli.transcoders_cmd:transcoders", "Train and inspect transcoders."),
+    "ingest": ("atlas.cli.ingest_cmd:ingest",
+               "Compute graphs and activations over a corpus (resumable, sharded)."),
+    "runs": ("atlas.cli.ingest_cmd:runs_cmd", "List ingestion runs with their progress."),
+    "feature": ("atlas.cli.feature_cmd:feature",
+                "Show a feature's card: stats, histogram, examples, output tokens."),
+    "load": ("atlas.cli.load_cmd:load", "Load a run's shards into Neo4j (idempotent, resumable)."),
+    "query": ("atlas.cli.query_cmd:query", "Run a named cross-prompt Cypher query."),
+    "search": ("atlas.cli.search_cmd:search", "Find features by words, meaning or examples."),
+    "label": ("atlas.cli.label_cmd:label", "Set feature labels; embed them for semantic search."),
 }
 
 
@@ -40,6 +49,15 @@ class LazyGroup(click.Group):
                 return None
             raise
         return getattr(module, attr)
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201
+        """Render AtlasError as one line and exit 1; `--debug` keeps the traceback."""
+        try:
+            return super().invoke(ctx)
+        except AtlasError as e:
+            if (ctx.obj or {}).get("debug"):
+                raise
+            raise click.ClickException(str(e)) from e
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, SUBCOMMANDS[name][1]) for name in self.list_commands(ctx)]
@@ -69,22 +87,8 @@ def get_config(ctx: click.Context, **overrides: object) -> AtlasConfig:
 
 
 def main() -> None:
-    debug = "--debug" in sys.argv
     try:
-        cli.main(standalone_mode=False)
-    except AtlasError as e:
-        if debug:
-            raise
-        click.echo(f"error: {e}", err=True)
-        sys.exit(1)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
+        cli.main()
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)

@@ -1,0 +1,1 @@
+"""The catalog: what the atlas holds (models, transcoder sets, corpora, runs, shards)."""

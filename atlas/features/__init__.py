@@ -1,0 +1,1 @@
+"""Per-feature activation statistics: streaming top-k, histograms, samples, output tokens, cards."""

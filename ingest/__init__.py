@@ -1,0 +1,1 @@
+"""Ingestion jobs: corpora through the model into shards, the catalog and the stores."""
