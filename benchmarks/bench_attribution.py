@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import platform
 import statistics
 import sys
@@ -109,7 +110,7 @@ def build(args, device):
     ours_t = load_transcoders(folder, device=device)
     twin = tl_replacement_model(model_dir, loaded.model, loaded.tokenizer,
                                 ct_transcoders(folder).to(device), device=device)
-    return loaded, ours_t, twin, [row for row in ids]
+    return loaded, ours_t, twin, [row for row in ids], (model_dir, folder)
 
 
 def run(args) -> dict:
@@ -118,7 +119,7 @@ def run(args) -> dict:
     from atlas.attribution import attribute
 
     device = torch.device("cuda" if args.gpu else "cpu")
-    loaded, tset, twin, prompts = build(args, device)
+    loaded, tset, twin, prompts, (model_dir, tc_dir) = build(args, device)
     settings = dict(batch_size=args.batch_size, max_feature_nodes=args.max_feature_nodes)
 
     def ours(p):
@@ -148,11 +149,58 @@ def run(args) -> dict:
               f"features {n_feats[-1]} rel diff {worst:.1e}", flush=True)
     med = {k: statistics.median(s for s, _ in v) for k, v in rows.items()}
     mem = {k: max(m for _, m in v) for k, v in rows.items()}
+    if not args.gpu:  # RSS growth is only meaningful in a fresh process: one child per engine
+        del loaded, tset, twin
+        mem = {k: _child_peak(k, args, model_dir, tc_dir, prompts[0]) for k in ("ours", "ct")}
     return {"device": torch.cuda.get_device_name() if args.gpu else
-            f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
+            f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+            f"load avg {os.getloadavg()[0]:.1f}",
             "ours_s": med["ours"], "ct_s": med["ct"], "ours_mib": mem["ours"], "ct_mib": mem["ct"],
             "ratio": med["ct"] / med["ours"], "rel_diff": worst,
             "features": statistics.median(n_feats)}
+
+
+def _child_peak(engine: str, args, model_dir: Path, tc_dir: Path, ids: torch.Tensor) -> float:
+    """Peak RSS growth (MiB) of one graph computed by `engine` in a fresh process."""
+    import json
+    import subprocess
+
+    cmd = [sys.executable, __file__, "--child", engine, "--model-dir", str(model_dir),
+           "--tc-dir", str(tc_dir), "--ids", ",".join(map(str, ids.tolist())),
+           "--threads", str(args.threads), "--batch", str(args.batch_size),
+           "--max-feature-nodes", str(args.max_feature_nodes or 0)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])["mib"]
+
+
+def child(args) -> None:
+    """--child: load, then measure one graph's RSS growth; print {"mib": ...}."""
+    import json
+
+    from atlas.attribution import attribute
+    from atlas.models import load_model
+    from atlas.transcoders import load_transcoders
+    from tests.oracle.twin import ct_transcoders, tl_replacement_model
+
+    torch.set_num_threads(args.threads)
+    loaded = load_model(args.model_dir)
+    ids = [int(i) for i in args.ids.split(",")]
+    settings = dict(batch_size=args.batch, max_feature_nodes=args.max_feature_nodes or None)
+    if args.child == "ours":
+        tset = load_transcoders(args.tc_dir)
+        fn = lambda p=ids: attribute(p, loaded, tset, **settings)  # noqa: E731
+    else:
+        from circuit_tracer.attribution.attribute import attribute as ct_attribute
+
+        twin = tl_replacement_model(Path(args.model_dir), loaded.model, loaded.tokenizer,
+                                    ct_transcoders(Path(args.tc_dir)))
+        fn = lambda p=ids: ct_attribute(torch.tensor(p), twin, **settings)  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fn(ids[:4])  # lazy imports and one-time setup; large buffers are unmapped when freed
+        with PeakRSS() as rss:
+            fn()
+    print(json.dumps({"mib": rss.mib}))
 
 
 def write_row(args, r: dict, path: Path) -> None:
@@ -163,7 +211,8 @@ def write_row(args, r: dict, path: Path) -> None:
     row = (f"| {dt.date.today()} | {r['device']} | {shape} | {r['ours_s']:.2f} | {r['ct_s']:.2f} "
            f"| {r['ratio']:.2f}x | {r['ours_mib']:.0f} | {r['ct_mib']:.0f} | {r['rel_diff']:.1e} |")
     header = ("## Attribution\n\nSeconds per graph (median over prompts) and peak memory growth "
-              "(MiB: CUDA allocator peak, or sampled RSS on CPU), atlas vs circuit-tracer 0.5.0 "
+              "(MiB: CUDA allocator peak, or sampled RSS of one graph in a fresh process on CPU), "
+              "atlas vs circuit-tracer 0.5.0 "
               "measured in the same run, fp32; `rel diff` = max |A_ours - A_ct| / max |A_ct|. "
               "Produced by `benchmarks/bench_attribution.py`.\n\n"
               "| date | device | workload | atlas s | circuit-tracer s | speed-up | atlas MiB "
@@ -186,7 +235,15 @@ def main() -> None:
     parser.add_argument("--max-feature-nodes", type=int, default=None,
                         help="override the mode's max_feature_nodes (0: all features)")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--child", choices=["ours", "ct"], help=argparse.SUPPRESS)
+    parser.add_argument("--model-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--tc-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--ids", help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
     gpu = dict(layers=12, d_model=768, d_transcoder=24576, n_tokens=64, rate=0.0005,
                batch_size=256, max_feature_nodes=8192)
     cpu = dict(layers=4, d_model=128, d_transcoder=2048, n_tokens=40, rate=0.01,

@@ -157,10 +157,42 @@ def _assemble(ctx: PromptContext, rows: torch.Tensor, order: torch.Tensor,
     cols = torch.cat([selected, other])
     n_nodes = n_sel + len(other) + n_logits
     adjacency = torch.zeros(n_nodes, n_nodes, device=rows.device)
-    feature_rows = rows[n_logits:n_logits + n_sel][sort]
-    adjacency[:n_sel, :len(cols)] = feature_rows[:, cols]
-    adjacency[n_nodes - n_logits:, :len(cols)] = rows[:n_logits][:, cols]
+    adjacency[:n_sel, :len(cols)] = rows[(n_logits + sort)[:, None], cols[None, :]]
+    adjacency[n_nodes - n_logits:, :len(cols)] = rows[:n_logits, cols]
     return selected, adjacency
+
+
+def _logit_rows(att: _Attributor, n_visit: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The row buffer [n_logits + n_visit n_columns] on the device with the logit rows filled,
+    and the node index of each row."""
+    ctx, targets, device = att.ctx, att.targets, att.ctx.input_ids.device
+    n_logits = len(targets)
+    rows = torch.zeros(n_logits + n_visit, att.reader.n_columns, device=device)
+    row_nodes = torch.zeros(n_logits + n_visit, dtype=torch.long, device=device)
+    for lo in range(0, n_logits, att.batch):
+        hi = min(lo + att.batch, n_logits)
+        att.compute(torch.full((hi - lo,), ctx.n_layers, device=device),
+                    torch.full((hi - lo,), ctx.n_pos - 1, device=device),
+                    targets.vectors[lo:hi], rows[lo:hi])
+        row_nodes[lo:hi] = att.reader.n_columns + torch.arange(lo, hi, device=device)
+    return rows, row_nodes
+
+
+def _package(prompt: Any, ids: torch.Tensor, model: LoadedModel, tset: TranscoderSet,
+             ctx: PromptContext, targets: LogitTargets, selected: torch.Tensor,
+             adjacency: torch.Tensor, logits: torch.Tensor, metadata: dict) -> Graph:
+    tok = model.tokenizer
+    decode = (lambda t: tok.decode([int(t)])) if tok is not None else str
+    text = prompt if isinstance(prompt, str) else (tok.decode(ids.tolist()) if tok else "")
+    return Graph(
+        prompt=text, input_ids=ids, tokens=[decode(t) for t in ids.tolist()],
+        active_features=ctx.features, activation_values=ctx.activations.float(),
+        selected_features=selected, adjacency=adjacency,
+        logit_token_ids=targets.token_ids, logit_probabilities=targets.probabilities.float(),
+        logit_tokens=[decode(t) for t in targets.token_ids.tolist()],
+        n_layers=ctx.n_layers, vocab_size=int(logits.shape[-1]),
+        scan=tset.config.scan or "", model_name=str(getattr(model.model, "name_or_path", "")),
+        metadata=metadata)
 
 
 def attribute(prompt: str | list[int] | torch.Tensor, model: LoadedModel,
@@ -190,32 +222,11 @@ def attribute(prompt: str | list[int] | torch.Tensor, model: LoadedModel,
     batch = max(1, min(cfg.batch_size, max(len(targets), n_visit)))
     att = _Attributor(model, tset, ctx, targets, batch)
     t_forward = time.perf_counter()
-    n_logits = len(targets)
-    rows = torch.zeros(n_logits + n_visit, att.reader.n_columns, device=model.device)
-    row_nodes = torch.zeros(n_logits + n_visit, dtype=torch.long, device=model.device)
-    for lo in range(0, n_logits, batch):
-        hi = min(lo + batch, n_logits)
-        k = hi - lo
-        att.compute(torch.full((k,), ctx.n_layers, device=model.device),
-                    torch.full((k,), ctx.n_pos - 1, device=model.device),
-                    targets.vectors[lo:hi], rows[lo:hi])
-        row_nodes[lo:hi] = att.reader.n_columns + torch.arange(lo, hi, device=model.device)
+    rows, row_nodes = _logit_rows(att, n_visit)
     order = _visit_features(att, rows, row_nodes, cfg, n_visit)
-    selected, adjacency = _assemble(ctx, rows, order, n_logits)
+    selected, adjacency = _assemble(ctx, rows, order, len(targets))
     del att, rows
-    tok = model.tokenizer
-    decode = (lambda t: tok.decode([int(t)])) if tok is not None else str
-    return Graph(
-        prompt=prompt if isinstance(prompt, str) else (tok.decode(ids.tolist()) if tok else ""),
-        input_ids=ids, tokens=[decode(t) for t in ids.tolist()],
-        active_features=ctx.features, activation_values=ctx.activations.float(),
-        selected_features=selected, adjacency=adjacency,
-        logit_token_ids=targets.token_ids, logit_probabilities=targets.probabilities,
-        logit_tokens=[decode(t) for t in targets.token_ids.tolist()],
-        n_layers=ctx.n_layers, vocab_size=int(logits.shape[-1]),
-        scan=tset.config.scan or "", model_name=str(getattr(model.model, "name_or_path", "")),
-        metadata={"config": {k: v for k, v in asdict(cfg).items()},
-                  "dtype": str(model.dtype).removeprefix("torch."), "device": str(model.device),
-                  "n_active_features": ctx.n_features, "batch": batch,
-                  "seconds": time.perf_counter() - start,
-                  "seconds_forward": t_forward - start})
+    return _package(prompt, ids, model, tset, ctx, targets, selected, adjacency, logits, {
+        "config": asdict(cfg), "dtype": str(model.dtype).removeprefix("torch."),
+        "device": str(model.device), "n_active_features": ctx.n_features, "batch": batch,
+        "seconds": time.perf_counter() - start, "seconds_forward": t_forward - start})

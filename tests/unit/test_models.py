@@ -48,3 +48,19 @@ def test_bf16_load():
     assert next(loaded.model.parameters()).dtype == torch.bfloat16
     mlp_in, _ = capture_mlp_io(loaded, torch.tensor([[256, 1, 2]]))
     assert mlp_in.dtype == torch.bfloat16
+
+
+def test_device_and_dtype_resolution():
+    from atlas.devices import resolve_device, resolve_dtype
+
+    assert resolve_device(None).type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    assert resolve_dtype(None) == torch.float32
+    assert resolve_dtype("bf16") == torch.bfloat16
+    with pytest.raises(InputError, match="unknown dtype"):
+        resolve_dtype("fp8")
+    with pytest.raises(InputError, match="unknown device"):
+        resolve_device("tpu:x")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="CUDA is not available"):
+            resolve_device("cuda")
