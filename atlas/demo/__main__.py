@@ -1,4 +1,4 @@
-"""`python -m atlas.demo OUT_DIR [--seed N] [--steps N] [--threads N]`: build corpus, train model."""
+"""`python -m atlas.demo OUT_DIR [--seed N] [--steps N] [--threads N]`: corpus, then model."""
 
 from __future__ import annotations
 

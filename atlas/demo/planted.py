@@ -1,4 +1,4 @@
-"""Reading the demo's planted-structure files (planted.json, prompts.jsonl) through strict models."""
+"""Reading the demo's planted-structure files (planted.json, prompts.jsonl) via strict models."""
 
 from __future__ import annotations
 
@@ -63,7 +63,8 @@ def load_planted(folder: str | Path) -> Planted:
     try:
         return Planted.model_validate_json(path.read_text())
     except OSError as e:
-        raise InputError(f"cannot read {path}: {e}; build the demo with python -m atlas.demo") from e
+        raise InputError(f"cannot read {path}: {e}; build the demo: python -m atlas.demo DIR") \
+            from e
     except ValidationError as e:
         raise InputError(f"{path} is not a planted-structure file "
                          f"({e.error_count()} errors); rebuild the demo") from e
@@ -76,7 +77,8 @@ def load_prompts(folder: str | Path, task: str | None = None) -> list[PromptReco
         lines = path.read_text().splitlines()
         records = [PromptRecord.model_validate(json.loads(line)) for line in lines if line]
     except OSError as e:
-        raise InputError(f"cannot read {path}: {e}; build the demo with python -m atlas.demo") from e
+        raise InputError(f"cannot read {path}: {e}; build the demo: python -m atlas.demo DIR") \
+            from e
     except (ValidationError, json.JSONDecodeError) as e:
         raise InputError(f"{path} holds an invalid prompt record; rebuild the demo") from e
     return [r for r in records if task is None or r.task == task]

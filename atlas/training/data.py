@@ -1,4 +1,4 @@
-"""Training data for transcoders: corpus files and a deterministic, block-shuffled activation buffer.
+"""Training data for transcoders: corpus files and a deterministic block-shuffled activation buffer.
 
 The buffer is a pure function of (seed, block index): block b runs the model over the next
 `docs_per_block` documents of a seeded, epoch-wise permuted document stream, keeps every
@@ -43,7 +43,8 @@ def _line_text(line: str, file: Path, number: int) -> str:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as e:
-        raise InputError(f"{file}:{number}: invalid JSON ({e.msg}); one JSON object per line") from e
+        raise InputError(f"{file}:{number}: invalid JSON ({e.msg}); one JSON object per line") \
+            from e
     if not isinstance(record.get("text"), str):
         raise InputError(f"{file}:{number}: JSON line without a string \"text\" field; add one")
     return record["text"]

@@ -112,7 +112,8 @@ def _resample(module: TrainableTranscoders, opt: torch.optim.Optimizer, batch: B
         alive = since_fired[layer] <= dead_after
         scale = enc_norm[layer][alive].mean() if alive.any() else enc_norm[layer].mean()
         inp = x[worst, layer]
-        module.W_enc[layer, dead] = 0.2 * scale * inp / inp.norm(dim=1, keepdim=True).clamp_min(1e-8)
+        unit = inp / inp.norm(dim=1, keepdim=True).clamp_min(1e-8)
+        module.W_enc[layer, dead] = 0.2 * scale * unit
         module.b_enc[layer, dead] = 0.0
         direction = err[worst] / err[worst].norm(dim=1, keepdim=True).clamp_min(1e-8)
         w_dec[dead] = 0.1 * direction.view(n, n_out, -1)
