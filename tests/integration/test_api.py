@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -235,3 +239,48 @@ def test_web_page_is_served_without_cdn(client):
         text = path.read_text()
         assert "://" not in text.replace("http://www.w3.org/2000/svg", ""), path.name
         assert client.get(f"/{path.name}").status_code == 200
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_graph_layout_is_layered_by_layer_and_position(client, tmp_path):
+    from atlas.api.app import WEB_DIR
+
+    graph = client.get("/api/prompts/p000003/graph", params={"run": SPEC.run}).json()
+    (tmp_path / "g.json").write_text(json.dumps(graph))
+    script = (f"import({json.dumps((WEB_DIR / 'graph.js').as_uri())}).then((m) => {{"
+              f"const g = JSON.parse(require('fs').readFileSync({json.dumps(str(tmp_path / 'g.json'))}));"
+              "const {pos} = m.layout(g); console.log(JSON.stringify(Object.fromEntries(pos)));});")
+    out = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    pos = json.loads(out.stdout)
+    rank = {n["node_id"]: -1 if n["layer"] == "E" else int(n["layer"]) for n in graph["nodes"]}
+    ctx = {n["node_id"]: n["ctx_idx"] for n in graph["nodes"]}
+    assert set(pos) == set(rank)
+    for a in pos:
+        for b in pos:
+            if rank[a] < rank[b]:
+                assert pos[a]["y"] > pos[b]["y"], (a, b)  # higher layers are drawn higher
+            if ctx[a] < ctx[b]:
+                assert pos[a]["x"] < pos[b]["x"], (a, b)  # later positions to the right
+
+
+def test_bounded_fuzz_of_the_openapi_operations_finds_no_5xx(client):
+    import random
+    from collections import Counter
+
+    from .test_api_fuzzer import requests
+
+    rng = random.Random(1234)
+    openapi = client.get("/api/openapi.json").json()
+    queries = client.get("/api/queries").json()
+    failures, statuses = [], Counter()
+    for method, url, kwargs in requests(openapi, queries, rng, per_operation=40):
+        r = client.request(method.upper(), url, **kwargs)
+        statuses[r.status_code] += 1
+        body = r.json() if r.headers.get("content-type", "").startswith("application/json") \
+            else None
+        if r.status_code >= 500 or (r.status_code >= 400 and set(body or {}) != {"error"}):
+            failures.append((method, url, kwargs, r.status_code, r.text[:200]))
+    assert sum(statuses.values()) >= 400
+    assert statuses[200] >= 50 and statuses[400] >= 50 and statuses[404] >= 5  # it got through
+    assert not failures, failures[:5]
