@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from atlas.api import create_app
 from atlas.api.errors import GENERIC
-from atlas.config import replace
+from atlas.config import AtlasConfig, replace
 from atlas.features.card import load_card
 from atlas.graph.frontend import FrontendGraph
 from atlas.graphdb.graph_json import prompt_graph_json
@@ -284,3 +284,29 @@ def test_bounded_fuzz_of_the_openapi_operations_finds_no_5xx(client):
     assert sum(statuses.values()) >= 400
     assert statuses[200] >= 50 and statuses[400] >= 50 and statuses[404] >= 5  # it got through
     assert not failures, failures[:5]
+
+
+def test_atlas_serve_binds_loopback_by_default(tmp_path):
+    import sys
+    import time
+    import urllib.request
+
+    from tests.conftest import free_port
+
+    assert AtlasConfig().api_host == "127.0.0.1"
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "atlas.cli.main", "--home", str(tmp_path),
+                             "serve", "--port", str(port)], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, health = time.monotonic() + 60, None
+        while health is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as r:
+                    health = json.load(r)
+            except OSError:
+                time.sleep(0.3)
+        assert health == {"status": "ok", "version": health["version"], "writes_enabled": False}
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert f"serving http://127.0.0.1:{port}/" in err
