@@ -184,15 +184,25 @@ def main() -> None:
         proc = serve(config, port)
         base = f"http://127.0.0.1:{port}"
         rng = random.Random(1)
+        fresh = rng.sample(keys, len(keys))
+        warm, cold = fresh[:args.warmup], fresh[args.warmup:args.warmup + args.requests]
+        plans = {  # name -> (warm-up paths, measured paths)
+            "feature card, cache miss (each key once)":
+                ([f"/api/features/{k}" for k in warm], [f"/api/features/{k}" for k in cold]),
+            "feature card, repeated keys (served from the card cache)":
+                ([], [f"/api/features/{rng.choice(keys)}" for _ in range(args.requests)]),
+            "search (full-text)": ([f"/api/search?q={'+'.join(rng.sample(WORDS, 2))}"
+                                    for _ in range(args.warmup)],
+                                   [f"/api/search?q={'+'.join(rng.sample(WORDS, 2))}"
+                                    for _ in range(args.requests)])}
         results = {}
-        for name, make in (("feature card", lambda: f"/api/features/{rng.choice(keys)}"),
-                           ("search (full-text)",
-                            lambda: f"/api/search?q={'+'.join(rng.sample(WORDS, 2))}")):
-            drive(base, [make() for _ in range(args.warmup)], args.clients)
-            lat, wall = drive(base, [make() for _ in range(args.requests)], args.clients)
-            results[name] = (pct(lat, 50), pct(lat, 95), len(lat) / wall)
-            print(f"{name:20s} p50 {results[name][0]:6.1f} ms  p95 {results[name][1]:6.1f} ms  "
-                  f"{results[name][2]:6.0f} req/s", flush=True)
+        for name, (warm_paths, paths) in plans.items():
+            if warm_paths:
+                drive(base, warm_paths, args.clients)
+            lat, wall = drive(base, paths, args.clients)
+            results[name] = (pct(lat, 50), pct(lat, 95), len(lat) / wall, len(lat))
+            print(f"{name:58s} p50 {results[name][0]:6.1f} ms  p95 {results[name][1]:6.1f} ms"
+                  f"  {results[name][2]:6.0f} req/s  n={len(lat)}", flush=True)
         peer = direct_peer(config, rng.sample(keys, 200),
                            [" ".join(rng.sample(WORDS, 2)) for _ in range(200)])
     finally:
@@ -205,18 +215,19 @@ def main() -> None:
 
 def write_report(args, n_features: int, results: dict, peer: dict) -> None:
     lines = [f"\n### {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC — {args.clients} "
-             f"clients, {args.requests} requests per endpoint, loopback",
+             f"clients, up to {args.requests} requests per endpoint, loopback",
              f"Device: {device()}. Server: `atlas serve` (uvicorn, 1 process) in its own "
              f"process; clients in the benchmark process. Atlas: {SPEC.n_prompts} synthetic "
              f"prompts, {n_features} features with statistics, all labelled.", "",
-             "| endpoint | p50 ms | p95 ms | req/s | peer: library call p50 ms (1 thread) | "
-             "p50 ratio |", "|---|---|---|---|---|---|"]
-    for (name, (p50, p95, rps)), key in zip(results.items(), ("card", "search")):
-        lines.append(f"| {name} | {p50:.1f} | {p95:.1f} | {rps:.0f} | {peer[key]:.1f} | "
-                     f"{p50 / peer[key]:.1f} |")
-    target = results["feature card"][1]
-    lines.append(f"\nTarget p95 < 100 ms for a feature card: {target:.0f} ms "
-                 f"({'met' if target < 100 else 'NOT met'}).")
+             "| endpoint | requests | p50 ms | p95 ms | req/s | peer: library call p50 ms "
+             "(1 thread, no HTTP) | p50 ratio |", "|---|---|---|---|---|---|---|"]
+    for name, (p50, p95, rps, n) in results.items():
+        ref = peer["search" if name.startswith("search") else "card"]
+        lines.append(f"| {name} | {n} | {p50:.1f} | {p95:.1f} | {rps:.0f} | {ref:.1f} | "
+                     f"{p50 / ref:.1f} |")
+    cold = results["feature card, cache miss (each key once)"][1]
+    lines.append(f"\nTarget p95 < 100 ms for a feature card (cache miss): {cold:.0f} ms "
+                 f"({'met' if cold < 100 else 'NOT met'}).")
     text = "\n".join(lines) + "\n"
     print(text)
     out = Path(args.out)

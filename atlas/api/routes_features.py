@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
 from atlas.api.auth import require_token
 from atlas.api.errors import NotFoundError
@@ -15,6 +15,8 @@ from atlas.features.card import FeatureCard
 
 router = APIRouter(prefix="/api", tags=["features"])
 
+CARD_CACHE = "public, max-age=60"
+"""Cards change only when more shards of their run are merged."""
 FeatureKey = Path(description="feature key <transcoder_set>:<layer>:<index>", max_length=300)
 
 
@@ -41,20 +43,33 @@ def feature_card(key: str = FeatureKey,
                  run: str | None = Query(None, max_length=200,
                                          description="run (default: the set's only run)"),
                  examples_per_bucket: int = Query(4, ge=1, le=32),
-                 res: Resources = Depends(resources)) -> FeatureCard:
-    from atlas.features.card import load_card
+                 res: Resources = Depends(resources)) -> Response:
     from atlas.graphdb.keys import parse_feature_key
 
     tset, layer, index = parse_feature_key(key)
     if not (0 <= layer < 2 ** 15 and 0 <= index < 2 ** 31):
         raise NotFoundError(f"feature {key!r} is out of range; layer and index are small "
                             "non-negative integers")
+    cache_key = (tset, layer, index, run, examples_per_bucket)
+    body = res.cards.get(cache_key)
+    if body is None:
+        body = _card_json(res, tset, layer, index, run, examples_per_bucket)
+        res.cards.put(cache_key, body)
+    return Response(body, media_type="application/json", headers={"Cache-Control": CARD_CACHE})
+
+
+def _card_json(res: Resources, tset: str, layer: int, index: int, run: str | None,
+               per_bucket: int) -> bytes:
+    """The card as JSON bytes (FeatureCard is already a strict model: no second validation)."""
+    from atlas.features.card import load_card
+
     with res.duckdb() as cur:
         chosen = _card_run(cur, tset, run)
         try:
-            return load_card(cur, chosen, tset, layer, index, per_bucket=examples_per_bucket)
+            card = load_card(cur, chosen, tset, layer, index, per_bucket=per_bucket)
         except InputError as e:
             raise NotFoundError(str(e)) from e
+    return card.model_dump_json().encode()
 
 
 @router.get("/search", response_model=Page[SearchHit],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -13,6 +14,29 @@ from fastapi import Request
 from atlas.config import AtlasConfig
 
 log = logging.getLogger(__name__)
+
+
+class LruCache:
+    """A small thread-safe least-recently-used map (bounded number of entries)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 class Resources:
@@ -28,6 +52,9 @@ class Resources:
         self._lock = threading.Lock()
         self._handles: dict[str, Any] = {}
         self._embedder_factory = embedder_factory
+        self.cards = LruCache(4096)
+        """Serialized feature cards. Exact while the DuckDB handle is open: a read-only DuckDB
+        file cannot be written by another process meanwhile (DuckDB's file lock)."""
 
     def _get(self, name: str, opener: Callable[[], Any]) -> Any:
         handle = self._handles.get(name)
