@@ -6,6 +6,8 @@ from typing import Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
+from starlette.concurrency import run_in_threadpool
+
 from atlas.api.auth import require_token
 from atlas.api.errors import NotFoundError
 from atlas.api.models import LabelRequest, LabelResult, Page, SearchHit
@@ -39,7 +41,7 @@ def _card_run(cur, transcoder_set: str, run: str | None) -> str:
 
 @router.get("/features/{key}", response_model=FeatureCard,
             summary="A feature's card: statistics, histogram, examples, output tokens")
-def feature_card(key: str = FeatureKey,
+async def feature_card(key: str = FeatureKey,
                  run: str | None = Query(None, max_length=200,
                                          description="run (default: the set's only run)"),
                  examples_per_bucket: int = Query(4, ge=1, le=32),
@@ -53,7 +55,8 @@ def feature_card(key: str = FeatureKey,
     cache_key = (tset, layer, index, run, examples_per_bucket)
     body = res.cards.get(cache_key)
     if body is None:
-        body = _card_json(res, tset, layer, index, run, examples_per_bucket)
+        body = await run_in_threadpool(_card_json, res, tset, layer, index, run,
+                                       examples_per_bucket)
         res.cards.put(cache_key, body)
     return Response(body, media_type="application/json", headers={"Cache-Control": CARD_CACHE})
 

@@ -52,6 +52,8 @@ class Resources:
         self._lock = threading.Lock()
         self._handles: dict[str, Any] = {}
         self._embedder_factory = embedder_factory
+        self._duckdb_slots = threading.BoundedSemaphore(max(1, config.duckdb_threads))
+        """Requests inside DuckDB at once, so 20+ concurrent requests do not oversubscribe it."""
         self.cards = LruCache(4096)
         """Serialized feature cards. Exact while the DuckDB handle is open: a read-only DuckDB
         file cannot be written by another process meanwhile (DuckDB's file lock)."""
@@ -78,11 +80,12 @@ class Resources:
     def duckdb(self) -> Iterator[Any]:
         """A cursor of the shared read-only DuckDB connection for one request."""
         con = self._get("duckdb", self._open_duckdb)
-        cursor = con.cursor()
-        try:
-            yield cursor
-        finally:
-            cursor.close()
+        with self._duckdb_slots:
+            cursor = con.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
 
     def _open_duckdb(self) -> Any:
         from atlas.features.merge import TABLES
@@ -128,6 +131,6 @@ class Resources:
                 log.warning("closing %s failed", name, exc_info=True)
 
 
-def resources(request: Request) -> Resources:
-    """FastAPI dependency: the app's shared store handles."""
+async def resources(request: Request) -> Resources:
+    """FastAPI dependency: the app's shared store handles (async: no thread hop)."""
     return request.app.state.resources
