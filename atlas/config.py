@@ -57,6 +57,14 @@ class AtlasConfig:
     duckdb_memory_limit: str = field(default="4GB", metadata=_doc(
         "DuckDB memory cap (it shares the machine with Neo4j and torch)."))
     duckdb_threads: int = field(default=2, metadata=_doc("DuckDB worker threads."))
+    api_host: str = field(default="127.0.0.1", metadata=_doc(
+        "Address `atlas serve` binds (loopback by default; 0.0.0.0 exposes it)."))
+    api_port: int = field(default=8765, metadata=_doc("Port `atlas serve` listens on."))
+    api_cors_origins: str = field(default="", metadata=_doc(
+        "Comma-separated origins allowed by CORS for the HTTP API; empty: none."))
+    api_token: str | None = field(default=None, metadata=_doc(
+        "Bearer token of the HTTP API's write endpoints (env ATLAS_API_TOKEN); unset: they "
+        "are disabled."))
 
     @property
     def catalog_url_resolved(self) -> str:
@@ -89,7 +97,7 @@ class AtlasConfig:
         return out
 
 
-_SECRETS = {"neo4j_password"}
+_SECRETS = {"neo4j_password", "api_token"}
 _CONVENTIONAL_ENV = {"neo4j_uri": "NEO4J_URI", "neo4j_user": "NEO4J_USER",
                      "neo4j_password": "NEO4J_PASSWORD"}
 
@@ -158,7 +166,7 @@ def load_config(overrides: Mapping[str, Any] | None = None,
 
 
 def _validate(config: AtlasConfig) -> None:
-    for port_field in ("neo4j_bolt_port", "neo4j_http_port"):
+    for port_field in ("neo4j_bolt_port", "neo4j_http_port", "api_port"):
         port = getattr(config, port_field)
         if not 0 < port < 65536:
             raise ConfigError(f"{port_field}={port} is not a TCP port; use 1..65535")

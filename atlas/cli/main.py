@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "query": ("atlas.cli.query_cmd:query", "Run a named cross-prompt Cypher query."),
     "search": ("atlas.cli.search_cmd:search", "Find features by words, meaning or examples."),
     "label": ("atlas.cli.label_cmd:label", "Set feature labels; embed them for semantic search."),
+    "serve": ("atlas.cli.serve_cmd:serve", "Serve the HTTP API and web page."),
 }
 
 
