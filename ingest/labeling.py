@@ -15,12 +15,12 @@ from atlas.config import AtlasConfig
 
 TOP_ROWS = """
 WITH ranked AS (
-  SELECT layer, feature, activation, ctx_tokens, position - ctx_start AS at,
+  SELECT layer, feature, activation, ctx_tokens, position - ctx_start AS offset_in_ctx,
          row_number() OVER (PARTITION BY layer, feature
                             ORDER BY activation DESC, prompt_id, position) AS r
   FROM feature_top_examples WHERE run = $run AND transcoder_set = $ts)
 SELECT layer, feature,
-       list(ctx_tokens[at + 1] ORDER BY r) AS top_tokens,
+       list(ctx_tokens[offset_in_ctx + 1] ORDER BY r) AS top_tokens,
        list(array_to_string(ctx_tokens, '') ORDER BY r) FILTER (WHERE r <= 5) AS texts
 FROM ranked GROUP BY layer, feature ORDER BY layer, feature
 """

@@ -51,8 +51,8 @@ def draw_graph(graph: dict, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     nodes = {n["node_id"]: n for n in graph["nodes"]}
-    n_layers = max((int(n["layer"]) for n in graph["nodes"] if n["layer"] not in ("E",)),
-                   default=1)
+    logit_layer = max((int(n["layer"]) for n in graph["nodes"] if n["layer"] != "E"),
+                      default=1)                     # logits sit at n_layers + 1
 
     def y_of(n: dict) -> float:
         return -1.0 if n["layer"] == "E" else float(n["layer"])
@@ -79,8 +79,8 @@ def draw_graph(graph: dict, path: Path) -> Path:
                    zorder=2)
     tokens = graph["metadata"]["prompt_tokens"]
     ax.set_xticks(range(len(tokens)), tokens, rotation=45, ha="right")
-    ax.set_yticks([-1, *range(n_layers + 1)], ["emb", *[f"L{i}" for i in range(n_layers)],
-                                               "logit"])
+    ax.set_yticks([-1, *range(logit_layer - 1), logit_layer],
+                  ["emb", *[f"L{i}" for i in range(logit_layer - 1)], "logit"])
     ax.set_title(graph["metadata"]["prompt"])
     fig.tight_layout()
     tmp = path.with_suffix(".tmp.png")
