@@ -37,6 +37,10 @@ def search(ctx: click.Context, text: tuple[str, ...], semantic: bool, examples: 
            run_name: str | None, baseline: str | None, baseline_size: int, device: str | None,
            raw: bool, limit: int, offset: int, fmt: str) -> None:
     """Find features by concept: atlas search 'capital city'  |  --semantic  |  --examples --run R."""
+    from atlas.errors import InputError
+
+    if examples and (semantic or raw):
+        raise InputError("--examples cannot be combined with --semantic or --raw; pick one mode")
     config = get_config(ctx)
     if examples:
         page = _search_examples(config, list(text), run_name, baseline, baseline_size, device,

@@ -152,6 +152,7 @@ def test_cli_baseline_file(atlas, tmp_path: Path) -> None:
 def test_cli_errors_are_one_line(atlas, tmp_path: Path) -> None:
     cases = [(("--run", "nope", "x"), "no run named 'nope'; known runs are tiny"),
              (("x",), "--examples needs --run NAME"),
+             (("--semantic", "--run", "tiny", "x"), "cannot be combined with --semantic"),
              (("--run", "tiny", "  "), "text 1 of 1 is empty")]
     for args, message in cases:
         result = _search(atlas, *args)
@@ -213,5 +214,22 @@ def test_api_errors(client) -> None:
     assert r.status_code == 400 and "empty" in r.json()["error"]
     r = client.get("/api/search/examples", params={"run": "tiny"})
     assert r.status_code == 400 and "text" in r.json()["error"]
+    r = client.get("/api/search/examples", params={"run": "tiny", "text": ["x"] * 33})
+    assert r.status_code == 400 and "text" in r.json()["error"]
+    r = client.get("/api/search/examples", params={"run": "tiny", "text": "x" * 2001})
+    assert r.status_code == 400 and "over 2000 characters" in r.json()["error"]
     schema = client.get("/api/openapi.json").json()["components"]["schemas"]["ExampleHit"]
     assert schema["additionalProperties"] is False
+
+
+def test_keys_are_the_graph_loaders_feature_keys(atlas) -> None:
+    """The run's graph shard names features as the loader keys them in Neo4j (and so as text and
+    semantic search return them); search by examples uses the same keys."""
+    from atlas.graphdb.keys import feature_key
+
+    shards = atlas["config"].home / "runs" / "tiny" / "shards"
+    nodes = pq.read_table(next(shards.iterdir()) / "nodes.parquet").to_pylist()
+    loaded = {feature_key(n["transcoder_set"], n["layer"], n["feature"])
+              for n in nodes if n["node_type"] == "feature"}
+    keys = ExampleSearcher(run_model(atlas["config"], "tiny")).loaded()[2]
+    assert loaded and loaded <= set(keys)
