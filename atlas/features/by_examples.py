@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,27 +21,28 @@ from atlas.errors import InputError, StoreError
 
 log = logging.getLogger(__name__)
 
-PROMPTS_FILE = "prompts.parquet"
-"""The run's frozen corpus (written by ingest.prepare)."""
-
-
-def _doc(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
 @dataclass(frozen=True)
 class RunModel:
     """Where a run's model, transcoders and prompts are, as the catalog recorded them."""
 
-    run: str = field(metadata=_doc("Run name."))
-    model_path: Path = field(metadata=_doc("Folder of the HF causal LM (save_pretrained)."))
-    transcoders_path: Path = field(metadata=_doc("Folder of the transcoder set."))
-    transcoder_set: str = field(metadata=_doc("Catalog name of the set: the feature keys' prefix."))
-    prompts_path: Path = field(metadata=_doc("The run's prompts.parquet (default baseline)."))
-    max_tokens: int = field(default=64, metadata=_doc("Token limit per text, BOS included."))
-    batch: int = field(default=16, metadata=_doc("Texts per forward pass."))
-    device: str | None = field(default=None, metadata=_doc("cpu, cuda, cuda:N or auto."))
-    dtype: str | None = field(default=None, metadata=_doc("fp32 or bf16."))
+    run: str
+    """Run name."""
+    model_path: Path
+    """Folder of the HF causal LM (save_pretrained)."""
+    transcoders_path: Path
+    """Folder of the transcoder set."""
+    transcoder_set: str
+    """Catalog name of the set: the prefix of the feature keys."""
+    prompts_path: Path
+    """The run's prompts.parquet (the default baseline)."""
+    max_tokens: int = 64
+    """Token limit per text, BOS included (the run's)."""
+    batch: int = 16
+    """Texts per forward pass (the run's activation_batch)."""
+    device: str | None = None
+    """cpu, cuda, cuda:N or auto; None is CPU."""
+    dtype: str | None = None
+    """fp32 or bf16; None is fp32."""
 
 
 def run_model_from_session(session, home: Path, run: str, device: str | None = None) -> RunModel:
@@ -50,13 +51,15 @@ def run_model_from_session(session, home: Path, run: str, device: str | None = N
     `device` overrides the run's own device setting.
     """
     from atlas.catalog.runs import get_run
+    from ingest.prepare import PROMPTS_FILE
+    from ingest.shards import run_dir
 
     record = get_run(session, run)
     settings = record.settings or {}
     return RunModel(run=run, model_path=Path(record.model.path),
                     transcoders_path=Path(record.transcoder_set.path),
                     transcoder_set=record.transcoder_set.name,
-                    prompts_path=Path(home) / "runs" / run / PROMPTS_FILE,
+                    prompts_path=run_dir(Path(home), run) / PROMPTS_FILE,
                     max_tokens=int(settings.get("max_tokens", 64)),
                     batch=int(settings.get("activation_batch", 16)),
                     device=device if device is not None else settings.get("device"),
@@ -135,6 +138,8 @@ class ExampleSearcher:
         if not spec.transcoders_path.is_dir():
             raise InputError(f"run {spec.run!r}: transcoder folder {spec.transcoders_path} is "
                              "missing; restore it at that path")
+        log.info("run %s: loading model %s and transcoders %s", spec.run, spec.model_path,
+                 spec.transcoders_path)
         model = load_model(spec.model_path, device=spec.device, dtype=spec.dtype)
         tset = load_transcoders(spec.transcoders_path)
         tset.validate_for_model(model.n_layers, model.d_model)
@@ -174,7 +179,9 @@ class ExampleSearcher:
         if self._baseline is None:
             with self._lock:
                 if self._baseline is None:
-                    self._baseline = self.activations(self.baseline_texts(), progress)
+                    texts = self.baseline_texts()
+                    log.info("run %s: activations of %d baseline texts", self.spec.run, len(texts))
+                    self._baseline = self.activations(texts, progress)
         return self._baseline
 
     def search(self, texts: list[str], offset: int = 0, limit: int = 20,
