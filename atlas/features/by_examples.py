@@ -21,6 +21,7 @@ from atlas.errors import InputError, StoreError
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class RunModel:
     """Where a run's model, transcoders and prompts are, as the catalog recorded them."""
@@ -155,20 +156,17 @@ class ExampleSearcher:
         return self._loaded
 
     def activations(self, texts: list[str], progress: Callable[[int], None] | None = None,
-                    ) -> np.ndarray:
-        """[n_texts n_features] max activation per feature over each text's tokens (no BOS)."""
+                    ) -> tuple[np.ndarray, list[bool]]:
+        """[n_texts n_features] max activation per feature over each text's tokens (no BOS),
+        and whether each text had a non-finite activation (its row is 0)."""
         from atlas.features.text_activations import max_activations, tokenize_texts
 
         model, tset, _ = self.loaded()
         ids = tokenize_texts(model.tokenizer, texts, self.spec.max_tokens)
-        acts, bad = max_activations(model, tset, ids, self.spec.batch, progress)
-        if any(bad):
-            first = bad.index(True)
-            raise InputError(f"text {first + 1} ({texts[first][:40]!r}) gives non-finite "
-                             f"activations in run {self.spec.run!r}; check the transcoders")
-        return acts
+        return max_activations(model, tset, ids, self.spec.batch, progress)
 
     def baseline_texts(self) -> list[str]:
+        """The given baseline texts, else a seeded sample of the run's prompts (read once)."""
         if self._baseline_texts is None:
             self._baseline_texts = sample_prompts(self.spec.prompts_path, self._baseline_size,
                                                   self._seed)
@@ -181,7 +179,11 @@ class ExampleSearcher:
                 if self._baseline is None:
                     texts = self.baseline_texts()
                     log.info("run %s: activations of %d baseline texts", self.spec.run, len(texts))
-                    self._baseline = self.activations(texts, progress)
+                    acts, bad = self.activations(texts, progress)
+                    if any(bad):
+                        log.warning("run %s: %d baseline texts with non-finite activations "
+                                    "left out", self.spec.run, sum(bad))
+                    self._baseline = acts[~np.asarray(bad, dtype=bool)]
         return self._baseline
 
     def search(self, texts: list[str], offset: int = 0, limit: int = 20,
@@ -190,19 +192,29 @@ class ExampleSearcher:
 
         Rows: feature, layer, index, score, mean_examples, mean_baseline, frac_examples_active.
         """
+        from atlas.features.text_activations import check_texts
         from atlas.graphdb.examples import rank_by_examples
-        from atlas.graphdb.keys import parse_feature_key
         from atlas.graphdb.search import page_of
 
         if offset < 0 or limit < 1:
             raise InputError(f"offset={offset}, limit={limit}: need offset >= 0 and limit >= 1")
-        examples = self.activations(texts, progress)
+        check_texts(texts)
+        examples, bad = self.activations(texts, progress)
+        if any(bad):
+            first = bad.index(True)
+            raise InputError(f"example text {first + 1} ({texts[first][:40]!r}) gives "
+                             f"non-finite activations in run {self.spec.run!r}; check the "
+                             "transcoders")
         base = self.baseline(progress)
         _, _, keys = self.loaded()
         ranked = rank_by_examples(examples, base, keys, top_k=offset + limit + 1)[offset:]
-        rows = []
-        for row in ranked:
-            _, layer, index = parse_feature_key(row["feature"])
-            rows.append({"feature": row["feature"], "layer": layer, "index": index,
-                         **{k: v for k, v in row.items() if k != "feature"}})
-        return page_of(rows, offset, limit)
+        return page_of([_with_layer_index(row) for row in ranked], offset, limit)
+
+
+def _with_layer_index(row: dict) -> dict:
+    """A ranked row with the feature's layer and index after its key, as text search has them."""
+    from atlas.graphdb.keys import parse_feature_key
+
+    _, layer, index = parse_feature_key(row["feature"])
+    return {"feature": row["feature"], "layer": layer, "index": index,
+            **{k: v for k, v in row.items() if k != "feature"}}

@@ -25,15 +25,20 @@ def feature_keys(transcoder_set: str, n_layers: int, d_transcoder: int) -> list[
             for layer in range(n_layers) for index in range(d_transcoder)]
 
 
-def tokenize_texts(tokenizer, texts: list[str], max_tokens: int) -> list[list[int]]:
-    """Token ids of each text as ingestion makes them: BOS first, cut to `max_tokens` ids."""
-    from atlas.models import encode_prompt
-
+def check_texts(texts: list[str]) -> None:
+    """InputError unless there is at least one text and none is blank."""
     if not texts:
         raise InputError("no texts given; pass at least one non-empty text")
     for i, text in enumerate(texts):
         if not isinstance(text, str) or not text.strip():
             raise InputError(f"text {i + 1} of {len(texts)} is empty; pass non-empty texts")
+
+
+def tokenize_texts(tokenizer, texts: list[str], max_tokens: int) -> list[list[int]]:
+    """Token ids of each text as ingestion makes them: BOS first, cut to `max_tokens` ids."""
+    from atlas.models import encode_prompt
+
+    check_texts(texts)
     return [encode_prompt(tokenizer, text)[:max_tokens].tolist() for text in texts]
 
 

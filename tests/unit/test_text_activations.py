@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -60,3 +62,28 @@ def test_empty_texts_are_refused() -> None:
         tokenize_texts(model.tokenizer, [], 8)
     with pytest.raises(InputError, match="text 2 of 2 is empty"):
         tokenize_texts(model.tokenizer, ["ok", "  "], 8)
+
+
+def _searcher(tmp_path, tset, baseline: list[str]):
+    from atlas.features.by_examples import ExampleSearcher, RunModel
+    from atlas.transcoders import save_transcoders
+
+    tdir = Path(save_transcoders(tset, tmp_path / "tc"))
+    spec = RunModel(run="r", model_path=tiny_model_dir("gpt2"), transcoders_path=tdir,
+                    transcoder_set="tc", prompts_path=tmp_path / "none.parquet", max_tokens=16)
+    return ExampleSearcher(spec, baseline=baseline)
+
+
+def test_searcher_checks_texts_before_loading_the_model(tmp_path) -> None:
+    searcher = _searcher(tmp_path, random_transcoders(N_LAYERS, D_MODEL, 64, seed=1), ["a b"])
+    with pytest.raises(InputError, match="text 1 of 1 is empty"):
+        searcher.search([""])
+    assert searcher._loaded is None
+
+
+def test_non_finite_examples_are_refused(tmp_path) -> None:
+    tset = random_transcoders(N_LAYERS, D_MODEL, 64, seed=1)
+    tset.b_enc[1][3] = float("nan")
+    searcher = _searcher(tmp_path, tset, ["a cat", "a dog"])
+    with pytest.raises(InputError, match="example text 1 .* non-finite activations"):
+        searcher.search(["zz"])
