@@ -42,6 +42,18 @@ class SearchHit(Strict):
     score: float
 
 
+class ExampleHit(Strict):
+    """A feature found by examples: it fires more on the example texts than on the baseline."""
+
+    feature: str
+    layer: int
+    index: int
+    score: float
+    mean_examples: float
+    mean_baseline: float
+    frac_examples_active: float
+
+
 class Circuit(Strict):
     """A recurring path of features (row of the recurring-circuits query)."""
 

@@ -1,4 +1,4 @@
-"""Feature endpoints: a feature's card, search by words or meaning, and (with a token) relabel."""
+"""Feature endpoints: a feature's card, search by words, meaning or examples, and relabel."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from atlas.api.auth import require_token
 from atlas.api.errors import NotFoundError
-from atlas.api.models import LabelRequest, LabelResult, Page, SearchHit
+from atlas.api.models import ExampleHit, LabelRequest, LabelResult, Page, SearchHit
 from atlas.api.state import Resources, resources
 from atlas.errors import InputError
 from atlas.features.card import FeatureCard
@@ -90,6 +90,24 @@ def search(q: str = Query(..., min_length=1, max_length=500, description="words 
         page = s.search_text(res.driver(), q, offset, limit, database=res.database)
     return Page[SearchHit](results=page.results, offset=offset, limit=limit,
                            has_more=page.has_more, next_offset=page.next_offset)
+
+
+@router.get("/search/examples", response_model=Page[ExampleHit],
+            summary="Features that fire more on example texts than on the run's prompts")
+def search_examples(run: str = Query(..., min_length=1, max_length=200,
+                                     description="run whose model and features to use"),
+                    text: list[str] = Query(..., min_length=1, max_length=32,
+                                            description="example texts (repeat the parameter)"),
+                    offset: int = Query(0, ge=0, le=10_000),
+                    limit: int = Query(20, ge=1, le=200),
+                    res: Resources = Depends(resources)) -> Page[ExampleHit]:
+    """Runs the run's model on the texts (loaded once per process) and ranks features against
+    a seeded sample of the run's prompts (`atlas.features.by_examples`)."""
+    if any(len(t) > 2000 for t in text):
+        raise InputError("an example text is over 2000 characters; shorten it")
+    page = res.example_searcher(run).search(text, offset, limit)
+    return Page[ExampleHit](results=page.results, offset=offset, limit=limit,
+                            has_more=page.has_more, next_offset=page.next_offset)
 
 
 @router.put("/features/{key}/label", response_model=LabelResult,

@@ -40,7 +40,8 @@ class LruCache:
 
 
 class Resources:
-    """The Neo4j driver, the read-only DuckDB connection, the catalog and the embedder.
+    """The Neo4j driver, the read-only DuckDB connection, the catalog, the embedder and the runs'
+    example searchers (model, transcoders, baseline activations).
 
     Each is opened once, on the first request that needs it (so the server starts even while
     a store is down, and such a request gets that store's one-line error), and shared by all
@@ -118,6 +119,24 @@ class Resources:
         from atlas.graphdb.search import sentence_embedder
 
         return self._get("embedder", self._embedder_factory or sentence_embedder)
+
+    def example_searcher(self, run: str) -> Any:
+        """The run's ExampleSearcher: its model and transcoders are loaded on the first search
+        and kept (with the baseline activations) for the life of the process."""
+        from atlas.api.errors import NotFoundError
+        from atlas.errors import InputError
+        from atlas.features.by_examples import ExampleSearcher, run_model_from_session
+
+        key = f"examples:{run}"
+        searcher = self._handles.get(key)
+        if searcher is None:
+            with self.catalog() as session:  # outside _get: it holds the lock catalog() takes
+                try:
+                    spec = run_model_from_session(session, self.config.home, run)
+                except InputError as e:
+                    raise NotFoundError(str(e)) from e
+            searcher = self._get(key, lambda: ExampleSearcher(spec))
+        return searcher
 
     def close(self) -> None:
         with self._lock:

@@ -1,37 +1,15 @@
 """Ranking features by how much more they fire on example texts than on a baseline corpus.
 
-The activations come from the model runtime (another module); this module only ranks. Wire a
-provider with `set_activation_provider(fn)`, fn(texts) -> [n_texts, n_features] max activation
-of each feature over each text's tokens, plus the feature keys of its columns.
+This module only ranks; the activations (each text's max activation per feature over its
+tokens) are computed by atlas.features.text_activations, and atlas.features.by_examples runs the
+whole search for a run.
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 
 from atlas.errors import InputError
-
-ActivationProvider = Callable[[list[str]], tuple[np.ndarray, list[str]]]
-"""texts -> (activations [n_texts, n_features], feature keys of the columns)."""
-
-_provider: list[ActivationProvider] = []
-
-
-def set_activation_provider(fn: ActivationProvider | None) -> None:
-    """Register the model runtime's activation function (None clears it)."""
-    _provider.clear()
-    if fn is not None:
-        _provider.append(fn)
-
-
-def activation_provider() -> ActivationProvider:
-    """The registered provider; InputError when the model runtime has not registered one."""
-    if not _provider:
-        raise InputError("search --examples needs the model runtime to compute activations, and "
-                         "none is registered; call atlas.graphdb.examples.set_activation_provider")
-    return _provider[0]
 
 
 def rank_by_examples(examples: np.ndarray, baseline: np.ndarray, keys: list[str],
@@ -58,13 +36,3 @@ def rank_by_examples(examples: np.ndarray, baseline: np.ndarray, keys: list[str]
              "mean_baseline": float(mean_base[i]), "frac_examples_active": float(active[i])}
             for i in order]
 
-
-def search_by_examples(texts: list[str], baseline_texts: list[str], top_k: int = 20) -> list[dict]:
-    """Rank features for example texts against baseline texts with the registered provider."""
-    provider = activation_provider()
-    ex, keys = provider(texts)
-    base, base_keys = provider(baseline_texts)
-    if base_keys != keys:
-        raise InputError("the activation provider returned different feature columns for the "
-                         "examples and the baseline; it must use one feature order")
-    return rank_by_examples(ex, base, keys, top_k)

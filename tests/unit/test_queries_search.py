@@ -43,18 +43,6 @@ def test_rank_by_examples_prefers_features_silent_on_baseline():
         examples.rank_by_examples(ex, base[:, :3], ["a", "b", "c", "d"])
 
 
-def test_examples_hook_requires_a_provider():
-    examples.set_activation_provider(None)
-    with pytest.raises(InputError, match="set_activation_provider"):
-        examples.search_by_examples(["x"], ["y"])
-    examples.set_activation_provider(
-        lambda texts: (np.array([[float(len(t)), 0.0] for t in texts]), ["long", "none"]))
-    try:
-        assert examples.search_by_examples(["aaaaaaa"], ["a", "bb"])[0]["feature"] == "long"
-    finally:
-        examples.set_activation_provider(None)
-
-
 def test_llm_labeler_payload_and_parsing_offline():
     with pytest.raises(ConfigError, match="ATLAS_LABELER_BASE_URL"):
         llm_labeler.LabelerConfig.from_env({})
