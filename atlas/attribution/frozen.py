@@ -36,8 +36,9 @@ def _frozen_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor,
                       value: torch.Tensor, attention_mask: Any, **kwargs: Any):
     """Eager attention with a constant pattern (queries/keys detached, or replayed).
 
-    With identical batch rows (`rows1`), the pattern is computed from row 0 only and broadcast;
-    a stashed value input (GPT-2) is projected here so gradients skip the fused q|k|v matmul.
+    When the whole batch is one block of identical rows (`replicas`), the pattern is computed
+    from row 0 only and broadcast; a stashed value input (GPT-2) is projected here so gradients
+    skip the fused q|k|v matmul.
     """
     state = getattr(module, "_atlas_state", None) or {}
     if "q" in state and state.get("replay"):
@@ -48,7 +49,7 @@ def _frozen_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor,
     v_input = state.pop("v_input", None)
     if v_input is not None:
         value = _gpt2_values(module, v_input)
-    if state.get("rows1") and query.shape[0] > 1:
+    if state.get("replicas") and query.shape[0] == state["replicas"]:
         query, key = query[:1], key[:1]
         if isinstance(attention_mask, torch.Tensor) and attention_mask.shape[0] > 1:
             attention_mask = attention_mask[:1]
@@ -132,6 +133,8 @@ class NormFreezer:
         self.scale: torch.Tensor | None = None
         self.replay = False
         self.record = False
+        self.replicas = 0
+        """> 1: the batch is blocks of this many identical rows (set by ReplacementHooks)."""
 
     def __call__(self, module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
         x = args[0]
@@ -147,7 +150,7 @@ class NormFreezer:
         weight = module.weight.float()
         if self.kind == "rmsnorm_offset":
             weight = 1.0 + weight
-        # every batch row holds the same prompt, so the gain of row 0 serves them all
-        same = x.shape[0] > 1 and torch.equal(x[0].detach(), x[-1].detach())
+        # a single block of identical rows: the gain of row 0 serves them all
+        same = self.replicas > 1 and x.shape[0] == self.replicas
         gain = ((scale[:1] if same else scale) * weight).to(x.dtype)
         return _FrozenNorm.apply(x, output.detach(), gain, self.kind == "layernorm")
