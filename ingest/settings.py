@@ -36,7 +36,7 @@ class IngestSettings:
     max_feature_nodes: int | None = field(default=None, metadata=_doc(
         "Cap on feature nodes per graph (most influential first)."))
     batch_size: int = field(default=256, metadata=_doc(
-        "Rows per prompt per attribution backward pass."))
+        "Rows per attribution backward pass (shared by the prompts of the pass)."))
     attribution_batch: int = field(default=4, metadata=_doc(
         "Prompts per attribution pass (one forward, shared backward passes)."))
     node_threshold: float = field(default=0.8, metadata=_doc("Pruning: node influence share."))

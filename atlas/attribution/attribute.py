@@ -108,13 +108,14 @@ def _attribute_group(ids: list[torch.Tensor], model: LoadedModel, tset: Transcod
                 for k, seq in enumerate(ids)]
     out = []
     n_out = [tset.n_out(i) for i in range(tset.n_layers)]
+    share = -(-cfg.batch_size // len(ids))  # a pass holds at most ~batch_size rows in all
     for ctx in ctxs:
         logits = logits_from_final(model.adapter, ctx.final_last)
         targets = select_targets(logits, model.adapter.W_U, cfg.max_n_logits,
                                  cfg.desired_logit_prob,
                                  list(cfg.target_token_ids) if cfg.target_token_ids else None)
         rows = PromptRows(ctx, targets, n_out, cfg.batch_size, cfg.max_feature_nodes,
-                          cfg.update_interval)
+                          cfg.update_interval, request_rows=share)
         out.append((ctx, targets, logits, rows))
     backward = BatchedBackward(model.adapter, tset, padded, max(r.batch for *_, r in out))
     fill_rows([r for *_, r in out], backward)
@@ -128,8 +129,9 @@ def attribute_many(prompts: list[str | list[int] | torch.Tensor], model: LoadedM
 
     Prompts are sorted by length and taken `prompts_per_pass` at a time: one forward pass over
     the group (right-padded), then backward passes that fill rows of every prompt of the group
-    at once (`passes.BatchedBackward`); each prompt keeps `batch_size` rows per pass, so a pass
-    holds up to prompts_per_pass * batch_size rows."""
+    at once (`passes.BatchedBackward`). A pass holds about `batch_size` rows in all (each prompt
+    gets batch_size / prompts_per_pass of them), so memory does not grow with prompts_per_pass;
+    it pays when prompts have fewer targets than batch_size, or a pass is launch-bound (GPU)."""
     cfg = AttributionConfig(**{**(asdict(config) if config else {}), **overrides})
     if prompts_per_pass < 1:
         raise InputError(f"prompts_per_pass={prompts_per_pass}; use 1 or more")

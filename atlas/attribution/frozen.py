@@ -119,7 +119,11 @@ class _FrozenNorm(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):  # noqa: D102
         (gain,) = ctx.saved_tensors
-        g = grad * gain
+        if gain.shape[0] in (1, grad.shape[0]):
+            g = grad * gain
+        else:  # one gain per block of grad.shape[0] // gain.shape[0] identical rows
+            g = (grad.reshape(gain.shape[0], -1, *grad.shape[1:]) * gain[:, None]
+                 ).reshape(grad.shape)
         if ctx.centered:
             g = g - g.mean(-1, keepdim=True)
         return g, None, None, None
@@ -142,7 +146,10 @@ class NormFreezer:
             out = norm_linear(self.kind, module, x, self.scale)
             bias = norm_bias(module)
             return out if bias is None else out + bias.to(out.dtype)
-        scale = norm_scale(self.kind, module, x.detach())
+        # blocks of identical rows: one scale per block, from its first row
+        firsts = self.replicas > 1 and x.shape[0] > 1
+        scale = norm_scale(self.kind, module, x.detach()[::self.replicas] if firsts
+                           else x.detach())
         if self.record:
             self.scale = scale[:1]
         if not (torch.is_grad_enabled() and x.requires_grad):
@@ -150,7 +157,5 @@ class NormFreezer:
         weight = module.weight.float()
         if self.kind == "rmsnorm_offset":
             weight = 1.0 + weight
-        # a single block of identical rows: the gain of row 0 serves them all
-        same = self.replicas > 1 and x.shape[0] == self.replicas
-        gain = ((scale[:1] if same else scale) * weight).to(x.dtype)
+        gain = (scale * weight).to(x.dtype)  # [batch or blocks, pos, d_model]
         return _FrozenNorm.apply(x, output.detach(), gain, self.kind == "layernorm")

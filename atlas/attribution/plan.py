@@ -60,13 +60,20 @@ class PromptRows:
     """The row buffer of one prompt and the plan that fills it."""
 
     def __init__(self, ctx: PromptContext, targets: LogitTargets, n_out: list[int],
-                 batch_size: int, max_feature_nodes: int | None, update_interval: int):
+                 batch_size: int, max_feature_nodes: int | None, update_interval: int,
+                 request_rows: int | None = None):
+        """request_rows: most rows per request (default batch_size); the ranking schedule
+        always uses batch_size, so it does not change the graph."""
         self.ctx, self.targets = ctx, targets
         self.reader = EdgeReader(ctx, n_out)
         self.batch_size, self.update_interval = batch_size, update_interval
         cap = max_feature_nodes if max_feature_nodes is not None else ctx.n_features
         self.n_visit = min(ctx.n_features, cap)
-        self.batch = max(1, min(batch_size, max(len(targets), self.n_visit)))
+        self.visit_all = self.n_visit == ctx.n_features
+        """Every feature is visited, in index order: logit and feature rows share passes."""
+        n_targets = len(targets) + self.n_visit if self.visit_all else \
+            max(len(targets), self.n_visit)
+        self.batch = max(1, min(request_rows or batch_size, batch_size, n_targets))
         """Most rows of one request."""
         device, n_logits = ctx.input_ids.device, len(targets)
         self.rows = torch.zeros(n_logits + self.n_visit, self.reader.n_columns, device=device)
@@ -75,8 +82,32 @@ class PromptRows:
 
     def requests(self) -> Iterator[RowRequest]:
         """Logit rows, then feature rows; each request is filled before the next is asked."""
+        if self.visit_all:
+            yield from self._all_requests()
+            return
         yield from self._logit_requests()
         yield from self._feature_requests()
+
+    def _all_requests(self) -> Iterator[RowRequest]:
+        """Logits then every feature in index order, `batch` targets per request: no ranking
+        needs the logit rows first, so they share a pass with the first features."""
+        ctx, targets, device = self.ctx, self.targets, self.ctx.input_ids.device
+        n_logits, n_rows = len(targets), self.rows.shape[0]
+        feats = ctx.features
+        for lo in range(0, n_rows, self.batch):
+            hi = min(lo + self.batch, n_rows)
+            a, b = min(lo, n_logits), min(hi, n_logits)  # logit part [a, b)
+            f = slice(max(lo - n_logits, 0), max(hi - n_logits, 0))  # feature part
+            yield RowRequest(
+                torch.cat([torch.full((b - a,), ctx.n_layers, device=device), feats[f, 0]]),
+                torch.cat([torch.full((b - a,), ctx.n_pos - 1, device=device), feats[f, 1]]),
+                torch.cat([targets.vectors[a:b].to(ctx.encoder_vecs.dtype),
+                           ctx.encoder_vecs[f]]),
+                self.rows[lo:hi])
+        self.row_nodes[:n_logits] = self.reader.n_columns + torch.arange(n_logits,
+                                                                         device=device)
+        self.row_nodes[n_logits:] = torch.arange(ctx.n_features, device=device)
+        self.order.append(torch.arange(ctx.n_features, device=device))
 
     def _logit_requests(self) -> Iterator[RowRequest]:
         ctx, targets, device = self.ctx, self.targets, self.ctx.input_ids.device
