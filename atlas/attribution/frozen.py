@@ -36,9 +36,9 @@ def _frozen_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor,
                       value: torch.Tensor, attention_mask: Any, **kwargs: Any):
     """Eager attention with a constant pattern (queries/keys detached, or replayed).
 
-    When the whole batch is one block of identical rows (`replicas`), the pattern is computed
-    from row 0 only and broadcast; a stashed value input (GPT-2) is projected here so gradients
-    skip the fused q|k|v matmul.
+    When the batch is blocks of identical rows (`replicas`), the pattern is computed from each
+    block's first row only; a stashed value input (GPT-2) is projected here so gradients skip
+    the fused q|k|v matmul.
     """
     state = getattr(module, "_atlas_state", None) or {}
     if "q" in state and state.get("replay"):
@@ -49,11 +49,32 @@ def _frozen_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor,
     v_input = state.pop("v_input", None)
     if v_input is not None:
         value = _gpt2_values(module, v_input)
-    if state.get("replicas") and query.shape[0] == state["replicas"]:
+    step = state.get("replicas")
+    if step and query.shape[0] > step:
+        return _blocked_attention(module, query, key, value, attention_mask, step, **kwargs)
+    if step and query.shape[0] == step:  # one block: a [1 ...] pattern broadcasts in eager
         query, key = query[:1], key[:1]
         if isinstance(attention_mask, torch.Tensor) and attention_mask.shape[0] > 1:
             attention_mask = attention_mask[:1]
     return _eager_for(module)(module, query.detach(), key.detach(), value, attention_mask, **kwargs)
+
+
+def _blocked_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor,
+                       value: torch.Tensor, attention_mask: Any, step: int, **kwargs: Any):
+    """Several blocks of `step` identical rows: the architecture's eager attention gives each
+    block's pattern from its first row (scaling, soft-cap, windows included); every row's
+    values are then mixed by its block's pattern. Returns eager's (output [batch pos heads
+    head_dim], None)."""
+    if isinstance(attention_mask, torch.Tensor) and attention_mask.shape[0] > 1:
+        attention_mask = attention_mask[::step]
+    _, weights = _eager_for(module)(module, query[::step].detach(), key[::step].detach(),
+                                    value[::step].detach(), attention_mask, **kwargs)
+    blocks, heads = weights.shape[0], weights.shape[1]
+    if value.shape[1] != heads:  # grouped-query attention: each kv head serves several heads
+        value = value.repeat_interleave(heads // value.shape[1], dim=1)
+    out = torch.matmul(weights[:, None].to(value.dtype),
+                       value.reshape(blocks, step, *value.shape[1:]))
+    return out.reshape(value.shape).transpose(1, 2).contiguous(), None
 
 
 def register_frozen_attention() -> None:
