@@ -258,6 +258,8 @@ def main() -> None:
     parser.add_argument("--graph-prompts", type=int, help="attribution prompts (mode default)")
     parser.add_argument("--min-tokens", type=int, help="shortest prompt, BOS included")
     parser.add_argument("--max-tokens", type=int, help="longest prompt, BOS included")
+    parser.add_argument("--max-feature-nodes", type=int,
+                        help="override the mode's cap on feature nodes (0: all features)")
     parser.add_argument("--activation-batch", type=int, default=16)
     parser.add_argument("--attribution-batch", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
@@ -268,6 +270,7 @@ def main() -> None:
     for key, value in MODES["gpu" if args.gpu else "cpu"].items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
+    args.max_feature_nodes = args.max_feature_nodes or None
     if args.gpu and not torch.cuda.is_available():
         raise SystemExit("--gpu needs CUDA; run without it on CPU")
     torch.set_num_threads(args.threads)
