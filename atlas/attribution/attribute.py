@@ -130,8 +130,8 @@ def attribute_many(prompts: list[str | list[int] | torch.Tensor], model: LoadedM
     Prompts are sorted by length and taken `prompts_per_pass` at a time: one forward pass over
     the group (right-padded), then backward passes that fill rows of every prompt of the group
     at once (`passes.BatchedBackward`). A pass holds about `batch_size` rows in all (each prompt
-    gets batch_size / prompts_per_pass of them), so memory does not grow with prompts_per_pass;
-    it pays when prompts have fewer targets than batch_size, or a pass is launch-bound (GPU)."""
+    gets batch_size / prompts_per_pass of them), so the forward pass does not grow with
+    prompts_per_pass; the sources and row buffers of a group's prompts are held at once."""
     cfg = AttributionConfig(**{**(asdict(config) if config else {}), **overrides})
     if prompts_per_pass < 1:
         raise InputError(f"prompts_per_pass={prompts_per_pass}; use 1 or more")
