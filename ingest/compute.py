@@ -61,38 +61,66 @@ class AttributionShardComputer:
             activation_parts.append(table)
             failed[lo:lo + step] = bad
         node_parts, edge_parts, prompt_rows, n_graphs = [], [], [], 0
-        for i, row in enumerate(rows):
-            graph = None
-            if not failed[i] and (first_row + i) % self.settings.graph_every == 0:
-                graph, tables = self._graph(row["prompt_id"], ids[i])
-                if graph is None:
+        window = self.settings.attribution_batch * self.settings.graph_every
+        for lo in range(0, len(rows), window):
+            chunk = range(lo, min(lo + window, len(rows)))
+            wanted = [i for i in chunk
+                      if not failed[i] and (first_row + i) % self.settings.graph_every == 0]
+            graphs = self._graphs({i: (rows[i]["prompt_id"], ids[i]) for i in wanted})
+            for i in chunk:
+                graph, tables = graphs.get(i, (None, None))
+                if i in wanted and graph is None:
                     failed[i] = True
-                else:
+                elif graph is not None:
                     node_parts.append(tables["nodes"])
                     edge_parts.append(tables["edges"])
                     n_graphs += 1
-            prompt_rows.append(self._prompt_row(graph, row, ids[i]))
-            on_prompt(len(ids[i]), failed[i])
+                prompt_rows.append(self._prompt_row(graph, rows[i], ids[i]))
+                on_prompt(len(ids[i]), failed[i])
         return ComputeResult(self._tables(prompt_rows, node_parts, edge_parts, activation_parts),
                              n_tokens=sum(map(len, ids)), n_graphs=n_graphs,
                              n_errors=sum(failed))
 
-    def _graph(self, prompt_id: str, ids: list[int]):
-        from atlas.attribution import attribute
+    def _graphs(self, prompts: dict[int, tuple[str, list[int]]]) -> dict[int, tuple]:
+        """{row: (graph, shard tables)} of the prompts {row: (prompt id, token ids)} that got a
+        graph. All go through one `attribute_many` call; if it fails, each prompt is retried
+        alone so one bad prompt costs only its own graph."""
+        from atlas.attribution import attribute_many
+
+        s = self.settings
+        settings = dict(max_n_logits=s.max_n_logits, desired_logit_prob=s.desired_logit_prob,
+                        batch_size=s.batch_size, max_feature_nodes=s.max_feature_nodes)
+        if not prompts:
+            return {}
+        try:
+            graphs = attribute_many([seq for _, seq in prompts.values()], self.model,
+                                    self.transcoders, prompts_per_pass=s.attribution_batch,
+                                    **settings)
+        except (AtlasError, RuntimeError, ValueError) as e:
+            if len(prompts) == 1:
+                log.warning("prompt %s: no graph (%s)", next(iter(prompts.values()))[0], e)
+                return {}
+            log.info("attribution pass of %d prompts failed (%s); retrying one by one",
+                     len(prompts), e)
+            out: dict[int, tuple] = {}
+            for row, prompt in prompts.items():
+                out.update(self._graphs({row: prompt}))
+            return out
+        pairs = {row: self._tables_of(pid, graph)
+                 for (row, (pid, _)), graph in zip(prompts.items(), graphs)}
+        return {row: pair for row, pair in pairs.items() if pair[0] is not None}
+
+    def _tables_of(self, prompt_id: str, graph) -> tuple:  # noqa: ANN001
         from atlas.graph.shards import graph_to_shard_tables
 
         s = self.settings
         try:
-            graph = attribute(ids, self.model, self.transcoders, max_n_logits=s.max_n_logits,
-                              desired_logit_prob=s.desired_logit_prob, batch_size=s.batch_size,
-                              max_feature_nodes=s.max_feature_nodes)
-            tables = graph_to_shard_tables(graph, self.run, prompt_id, self.transcoder_set,
-                                           node_threshold=s.node_threshold,
-                                           edge_threshold=s.edge_threshold)
+            return graph, graph_to_shard_tables(graph, self.run, prompt_id, self.transcoder_set,
+                                                node_threshold=s.node_threshold,
+                                                edge_threshold=s.edge_threshold)
         except (AtlasError, RuntimeError, ValueError) as e:
             log.warning("prompt %s: no graph (%s)", prompt_id, e)
             return None, None
-        return graph, tables
 
     def _prompt_row(self, graph, row: dict, ids: list[int]) -> dict:
         from atlas.graph.shards import prompt_row

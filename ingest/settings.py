@@ -35,7 +35,10 @@ class IngestSettings:
         "Logit targets cover this cumulative probability."))
     max_feature_nodes: int | None = field(default=None, metadata=_doc(
         "Cap on feature nodes per graph (most influential first)."))
-    batch_size: int = field(default=256, metadata=_doc("Rows per attribution backward batch."))
+    batch_size: int = field(default=256, metadata=_doc(
+        "Rows per attribution backward pass (shared by the prompts of the pass)."))
+    attribution_batch: int = field(default=4, metadata=_doc(
+        "Prompts per attribution pass (one forward, shared backward passes)."))
     node_threshold: float = field(default=0.8, metadata=_doc("Pruning: node influence share."))
     edge_threshold: float = field(default=0.98, metadata=_doc("Pruning: edge influence share."))
     device: str | None = field(default=None, metadata=_doc("cpu, cuda, cuda:N or auto."))
@@ -43,7 +46,7 @@ class IngestSettings:
 
     def __post_init__(self) -> None:
         for name in ("shard_size", "graph_every", "activation_batch", "max_n_logits",
-                     "batch_size"):
+                     "batch_size", "attribution_batch"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name}={getattr(self, name)} must be at least 1")
         if not 0 < self.desired_logit_prob <= 1:

@@ -1,6 +1,6 @@
 """One prompt's sources: active features, their encoder/decoder vectors, errors, token vectors.
 
-Built from a batch-1 pass of the replacement model (`ReplacementHooks`). Conventions follow
+Built from one row of a pass of the replacement model (`ReplacementHooks`). Conventions follow
 circuit-tracer: features and errors at positions < zero_positions (the BOS) are zeroed; error =
 MLP output - reconstruction (b_dec and skip included); token vectors are the embedding output.
 Features are in coalesced order (layer, pos, feature), so each layer's features are contiguous.
@@ -18,7 +18,7 @@ from atlas.transcoders.model import TranscoderSet
 
 @dataclass
 class PromptContext:
-    """Sources and constants of one prompt's local replacement model (batch row 0)."""
+    """Sources and constants of one prompt's local replacement model."""
 
     input_ids: torch.Tensor
     """Token ids [pos], BOS included."""
@@ -57,11 +57,12 @@ class PromptContext:
 
 
 def build_context(hooks: ReplacementHooks, tset: TranscoderSet, input_ids: torch.Tensor,
-                  zero_positions: int = 1) -> PromptContext:
-    """Collect the sources from `hooks` after a batch-1 forward pass over `input_ids`."""
-    n_layers = tset.n_layers
-    tin = torch.stack([t[0].detach() for t in hooks.tin])
-    mlp_out = torch.stack([t[0].detach() for t in hooks.mlp_true])
+                  zero_positions: int = 1, row: int = 0) -> PromptContext:
+    """Collect the sources of batch row `row` from `hooks` after a forward pass whose row holds
+    `input_ids` [pos] (right-padded rows: positions past len(input_ids) are ignored)."""
+    n_layers, n = tset.n_layers, len(input_ids)
+    tin = torch.stack([t[row, :n].detach() for t in hooks.tin])
+    mlp_out = torch.stack([t[row, :n].detach() for t in hooks.mlp_true])
     acts = []
     feats, values, enc, dec, starts = [], [], [], [], [0]
     for layer in range(n_layers):
@@ -82,5 +83,5 @@ def build_context(hooks: ReplacementHooks, tset: TranscoderSet, input_ids: torch
     return PromptContext(
         input_ids=input_ids, features=torch.cat(feats), activations=torch.cat(values),
         layer_starts=starts, encoder_vecs=torch.cat(enc), decoder_vecs=dec, error_vecs=errors,
-        token_vecs=hooks.emb[0].detach(), tin=tin, mlp_out=mlp_out,
-        final_last=hooks.final[0, -1].detach())
+        token_vecs=hooks.emb[row, :n].detach(), tin=tin, mlp_out=mlp_out,
+        final_last=hooks.final[row, n - 1].detach())

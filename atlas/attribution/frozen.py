@@ -36,8 +36,9 @@ def _frozen_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor,
                       value: torch.Tensor, attention_mask: Any, **kwargs: Any):
     """Eager attention with a constant pattern (queries/keys detached, or replayed).
 
-    With identical batch rows (`rows1`), the pattern is computed from row 0 only and broadcast;
-    a stashed value input (GPT-2) is projected here so gradients skip the fused q|k|v matmul.
+    When the batch is blocks of identical rows (`replicas`), the pattern is computed from each
+    block's first row only; a stashed value input (GPT-2) is projected here so gradients skip
+    the fused q|k|v matmul.
     """
     state = getattr(module, "_atlas_state", None) or {}
     if "q" in state and state.get("replay"):
@@ -48,11 +49,32 @@ def _frozen_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor,
     v_input = state.pop("v_input", None)
     if v_input is not None:
         value = _gpt2_values(module, v_input)
-    if state.get("rows1") and query.shape[0] > 1:
+    step = state.get("replicas")
+    if step and query.shape[0] > step:
+        return _blocked_attention(module, query, key, value, attention_mask, step, **kwargs)
+    if step and query.shape[0] == step:  # one block: a [1 ...] pattern broadcasts in eager
         query, key = query[:1], key[:1]
         if isinstance(attention_mask, torch.Tensor) and attention_mask.shape[0] > 1:
             attention_mask = attention_mask[:1]
     return _eager_for(module)(module, query.detach(), key.detach(), value, attention_mask, **kwargs)
+
+
+def _blocked_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor,
+                       value: torch.Tensor, attention_mask: Any, step: int, **kwargs: Any):
+    """Several blocks of `step` identical rows: the architecture's eager attention gives each
+    block's pattern from its first row (scaling, soft-cap, windows included); every row's
+    values are then mixed by its block's pattern. Returns eager's (output [batch pos heads
+    head_dim], None)."""
+    if isinstance(attention_mask, torch.Tensor) and attention_mask.shape[0] > 1:
+        attention_mask = attention_mask[::step]
+    _, weights = _eager_for(module)(module, query[::step].detach(), key[::step].detach(),
+                                    value[::step].detach(), attention_mask, **kwargs)
+    blocks, heads = weights.shape[0], weights.shape[1]
+    if value.shape[1] != heads:  # grouped-query attention: each kv head serves several heads
+        value = value.repeat_interleave(heads // value.shape[1], dim=1)
+    out = torch.matmul(weights[:, None].to(value.dtype),
+                       value.reshape(blocks, step, *value.shape[1:]))
+    return out.reshape(value.shape).transpose(1, 2).contiguous(), None
 
 
 def register_frozen_attention() -> None:
@@ -118,7 +140,11 @@ class _FrozenNorm(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):  # noqa: D102
         (gain,) = ctx.saved_tensors
-        g = grad * gain
+        if gain.shape[0] in (1, grad.shape[0]):
+            g = grad * gain
+        else:  # one gain per block of grad.shape[0] // gain.shape[0] identical rows
+            g = (grad.reshape(gain.shape[0], -1, *grad.shape[1:]) * gain[:, None]
+                 ).reshape(grad.shape)
         if ctx.centered:
             g = g - g.mean(-1, keepdim=True)
         return g, None, None, None
@@ -132,6 +158,8 @@ class NormFreezer:
         self.scale: torch.Tensor | None = None
         self.replay = False
         self.record = False
+        self.replicas = 0
+        """> 1: the batch is blocks of this many identical rows (set by ReplacementHooks)."""
 
     def __call__(self, module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
         x = args[0]
@@ -139,7 +167,10 @@ class NormFreezer:
             out = norm_linear(self.kind, module, x, self.scale)
             bias = norm_bias(module)
             return out if bias is None else out + bias.to(out.dtype)
-        scale = norm_scale(self.kind, module, x.detach())
+        # blocks of identical rows: one scale per block, from its first row
+        firsts = self.replicas > 1 and x.shape[0] > 1
+        scale = norm_scale(self.kind, module, x.detach()[::self.replicas] if firsts
+                           else x.detach())
         if self.record:
             self.scale = scale[:1]
         if not (torch.is_grad_enabled() and x.requires_grad):
@@ -147,7 +178,5 @@ class NormFreezer:
         weight = module.weight.float()
         if self.kind == "rmsnorm_offset":
             weight = 1.0 + weight
-        # every batch row holds the same prompt, so the gain of row 0 serves them all
-        same = x.shape[0] > 1 and torch.equal(x[0].detach(), x[-1].detach())
-        gain = ((scale[:1] if same else scale) * weight).to(x.dtype)
+        gain = (scale * weight).to(x.dtype)  # [batch or blocks, pos, d_model]
         return _FrozenNorm.apply(x, output.detach(), gain, self.kind == "layernorm")

@@ -36,9 +36,12 @@ class ReplacementHooks:
     """Context manager: the local replacement model of `adapter`'s model for transcoders `tset`."""
 
     def __init__(self, adapter: ModelAdapter, tset: TranscoderSet, record_stats: bool = False,
-                 identical_rows: bool = False):
+                 replicas: int = 0):
+        """replicas > 1: the batch is blocks of `replicas` identical rows (one prompt each), so
+        constants (MLP outputs, GPT-2's fused q|k|v, one block's attention pattern and norm
+        gains) are computed once per block."""
         self.adapter, self.tset = adapter, tset
-        self.identical_rows = identical_rows
+        self.replicas = replicas if replicas > 1 else 0
         self.kind = adapter.spec.norm_kind
         self.freezers = {id(m): NormFreezer(self.kind) for m in adapter.norms()}
         self.record_stats = record_stats
@@ -62,16 +65,17 @@ class ReplacementHooks:
             attn = self.adapter.attention(layer)
             state = getattr(attn, "_atlas_state", None) or {}
             state.update(record=self.record_stats and not replaying, replay=replaying,
-                         rows1=self.identical_rows and not replaying)
+                         replicas=0 if replaying else self.replicas)
             attn._atlas_state = state
         for module in self.adapter.norms():
             freezer = self.freezers[id(module)]
             freezer.record, freezer.replay = self.record_stats and not replaying, replaying
+            freezer.replicas = 0 if replaying else self.replicas
             self._handles.append(module.register_forward_hook(freezer))
         self._handles.append(self.adapter.embed.register_forward_hook(self._embed_hook))
         for layer in range(self.adapter.n_layers):
-            if self.identical_rows and not replaying:
-                self._install_row0_shortcuts(layer)
+            if self.replicas and not replaying:
+                self._install_block_shortcuts(layer)
             self._install_input_site(layer)
             self._install_output_site(layer)
         self._handles.append(self.adapter.final_norm.register_forward_hook(self._final_hook))
@@ -121,12 +125,15 @@ class ReplacementHooks:
             self.tin[layer] = normalized(self.kind, x, scale)
         self._handles.append(norm.register_forward_pre_hook(before))
 
-    def _install_row0_shortcuts(self, layer: int) -> None:
-        """All batch rows hold the same prompt: the MLP (its output is a constant) and GPT-2's
-        fused q|k|v projection run on row 0 only; values are re-projected with gradients."""
-        def row0(_m, args):
-            return (args[0][:1], *args[1:]) if args[0].shape[0] > 1 else None
-        self._handles.append(self.adapter.mlp(layer).register_forward_pre_hook(row0))
+    def _install_block_shortcuts(self, layer: int) -> None:
+        """Rows come in blocks of identical rows: the MLP (its output is a constant) and GPT-2's
+        fused q|k|v projection run on each block's first row; values are re-projected with
+        gradients."""
+        step = self.replicas
+
+        def firsts(_m, args):
+            return (args[0][::step].contiguous(), *args[1:]) if args[0].shape[0] > 1 else None
+        self._handles.append(self.adapter.mlp(layer).register_forward_pre_hook(firsts))
         qkv = self.adapter.fused_qkv(layer)
         if qkv is None:
             return
@@ -134,10 +141,10 @@ class ReplacementHooks:
 
         def stash(_m, args):
             attn._atlas_state["v_input"] = args[0]
-            return row0(_m, args)
+            return firsts(_m, args)
 
         def widen(_m, args, out):
-            return out.expand(attn._atlas_state["v_input"].shape[0], *out.shape[1:])
+            return widen_blocks(out, attn._atlas_state["v_input"].shape[0])
         self._handles.append(qkv.register_forward_pre_hook(stash))
         self._handles.append(qkv.register_forward_hook(widen))
 
@@ -154,8 +161,8 @@ class ReplacementHooks:
                 new = self.replay.mlp_out(layer, tin).to(out.dtype)
             else:
                 skip = self.tset.skip(layer, tin)
-                if out.shape[0] != tin.shape[0]:  # MLP ran on row 0 only
-                    out = out.expand(tin.shape[0], *out.shape[1:])
+                if out.shape[0] != tin.shape[0]:  # MLP ran on each block's first row
+                    out = widen_blocks(out, tin.shape[0])
                 if skip is None:
                     new = out.detach().clone().requires_grad_(torch.is_grad_enabled())
                 else:
@@ -164,6 +171,13 @@ class ReplacementHooks:
             self.tout[layer] = new
             return new
         self._handles.append(self._output_module(layer).register_forward_hook(replace))
+
+
+def widen_blocks(x: torch.Tensor, n_rows: int) -> torch.Tensor:
+    """One row per block [blocks ...] -> every row [n_rows ...] (a view for a single block)."""
+    if x.shape[0] == 1:
+        return x.expand(n_rows, *x.shape[1:])
+    return x.repeat_interleave(n_rows // x.shape[0], dim=0)
 
 
 def run_base(adapter: ModelAdapter, input_ids: torch.Tensor,

@@ -16,7 +16,8 @@ def _settings_options(func):  # noqa: ANN001, ANN201
     fields = {f.name: f for f in dataclasses.fields(IngestSettings)}
     for name in reversed(["shard_size", "max_tokens", "overflow", "graph_every",
                           "activation_batch", "max_n_logits", "desired_logit_prob",
-                          "max_feature_nodes", "batch_size", "node_threshold", "edge_threshold",
+                          "max_feature_nodes", "batch_size", "attribution_batch",
+                          "node_threshold", "edge_threshold",
                           "device", "dtype", "corpus_format"]):
         f = fields[name]
         kind = {"int": int, "float": float}.get(str(f.type).split(" ")[0], str)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from atlas.attribution import attribute, prune_graph
+from atlas.attribution import attribute, attribute_many, prune_graph
 from atlas.models import load_model
 from tests.fixtures.tiny_models import tiny_model_dir, tiny_transcoders
 
@@ -25,3 +25,15 @@ def test_cuda_matches_cpu(arch):
     bf16 = attribute("The cat sat on", load_model(tiny_model_dir(arch), device="cuda",
                                                   dtype="bf16"), tset, batch_size=16)
     assert torch.isfinite(bf16.adjacency).all()
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_cuda_shared_passes_match_one_prompt_at_a_time(arch):
+    gpu = load_model(tiny_model_dir(arch), device="cuda")
+    tset = tiny_transcoders(gpu)
+    prompts = ["The cat sat on", "A dog", "Rain fell all night over the hills", "A dog"]
+    many = attribute_many(prompts, gpu, tset, batch_size=16, prompts_per_pass=4)
+    for prompt, got in zip(prompts, many):
+        want = attribute(prompt, gpu, tset, batch_size=16)
+        assert torch.equal(got.selected_features, want.selected_features)
+        assert (got.adjacency - want.adjacency).abs().max() <= 1e-5 * want.adjacency.abs().max()
