@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
 from starlette.concurrency import run_in_threadpool
 
-from atlas.api.auth import require_token
+from atlas.api.auth import AUTH_RESPONSES, require_token
 from atlas.api.errors import NotFoundError
 from atlas.api.models import LabelRequest, LabelResult, Page, SearchHit
 from atlas.api.state import Resources, resources
@@ -19,7 +19,8 @@ router = APIRouter(prefix="/api", tags=["features"])
 
 CARD_CACHE = "public, max-age=60"
 """Cards change only when more shards of their run are merged."""
-FeatureKey = Path(description="feature key <transcoder_set>:<layer>:<index>", max_length=300)
+FeatureKey = Path(description="feature key <transcoder_set>:<layer>:<index>", max_length=300,
+                  pattern=r"^.+:[0-9]{1,10}:[0-9]{1,10}$")
 
 
 def _card_run(cur, transcoder_set: str, run: str | None) -> str:
@@ -93,7 +94,7 @@ def search(q: str = Query(..., min_length=1, max_length=500, description="words 
 
 
 @router.put("/features/{key}/label", response_model=LabelResult,
-            dependencies=[Depends(require_token)],
+            dependencies=[Depends(require_token)], responses=AUTH_RESPONSES,
             summary="Set a feature's label by hand (needs the bearer token)")
 def set_label(key: str = FeatureKey, body: LabelRequest = Body(...),
               res: Resources = Depends(resources)) -> LabelResult:

@@ -179,7 +179,9 @@ def test_named_query_parameters_are_validated(client, method, params, fragment):
 
 def test_relabel_needs_the_bearer_token(client, atlas, neo4j_driver):
     key, body = f"{T}:3:6", {"label": "tokens about weather"}
-    assert client.put(f"/api/features/{key}/label", json=body).status_code == 403  # no token set
+    assert client.put(f"/api/features/{key}/label", json=body).status_code == 401
+    assert client.put(f"/api/features/{key}/label", json=body,  # no token configured
+                      headers={"Authorization": "Bearer x"}).status_code == 403
     app = create_app(replace(atlas.config, api_token="s3cret"), web=False)
     with TestClient(app, raise_server_exceptions=False) as guarded:
         assert guarded.put(f"/api/features/{key}/label", json=body).status_code == 401
@@ -262,28 +264,6 @@ def test_graph_layout_is_layered_by_layer_and_position(client, tmp_path):
                 assert pos[a]["y"] > pos[b]["y"], (a, b)  # higher layers are drawn higher
             if ctx[a] < ctx[b]:
                 assert pos[a]["x"] < pos[b]["x"], (a, b)  # later positions to the right
-
-
-def test_bounded_fuzz_of_the_openapi_operations_finds_no_5xx(client):
-    import random
-    from collections import Counter
-
-    from .test_api_fuzzer import requests
-
-    rng = random.Random(1234)
-    openapi = client.get("/api/openapi.json").json()
-    queries = client.get("/api/queries").json()
-    failures, statuses = [], Counter()
-    for method, url, kwargs in requests(openapi, queries, rng, per_operation=40):
-        r = client.request(method.upper(), url, **kwargs)
-        statuses[r.status_code] += 1
-        body = r.json() if r.headers.get("content-type", "").startswith("application/json") \
-            else None
-        if r.status_code >= 500 or (r.status_code >= 400 and set(body or {}) != {"error"}):
-            failures.append((method, url, kwargs, r.status_code, r.text[:200]))
-    assert sum(statuses.values()) >= 400
-    assert statuses[200] >= 50 and statuses[400] >= 50 and statuses[404] >= 5  # it got through
-    assert not failures, failures[:5]
 
 
 def test_atlas_serve_binds_loopback_by_default(tmp_path):
