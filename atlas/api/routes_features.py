@@ -23,9 +23,8 @@ FeatureKey = Path(description="feature key <transcoder_set>:<layer>:<index>", ma
                   pattern=r"^.+:[0-9]{1,10}:[0-9]{1,10}$")
 
 
-def _card_run(cur, transcoder_set: str, run: str | None) -> str:
-    runs = [r[0] for r in cur.execute("SELECT run FROM feature_runs WHERE transcoder_set = ? "
-                                      "ORDER BY run", [transcoder_set]).fetchall()]
+def _card_run(runs: list[str], transcoder_set: str, run: str | None) -> str:
+    """The run whose card to show: the asked one if it has statistics, else the set's only one."""
     if run is not None:
         if run not in runs:
             raise NotFoundError(f"run {run!r} has no statistics for transcoder set "
@@ -65,12 +64,11 @@ async def feature_card(key: str = FeatureKey,
 def _card_json(res: Resources, tset: str, layer: int, index: int, run: str | None,
                per_bucket: int) -> bytes:
     """The card as JSON bytes (FeatureCard is already a strict model: no second validation)."""
-    from atlas.features.card import load_card
-
+    reader = res.card_reader()
+    chosen = _card_run(reader.runs_of(tset), tset, run)
     with res.duckdb() as cur:
-        chosen = _card_run(cur, tset, run)
         try:
-            card = load_card(cur, chosen, tset, layer, index, per_bucket=per_bucket)
+            card = reader.card(cur, chosen, tset, layer, index, per_bucket=per_bucket)
         except InputError as e:
             raise NotFoundError(str(e)) from e
     return card.model_dump_json().encode()

@@ -87,6 +87,21 @@ class Resources:
             finally:
                 cursor.close()
 
+    def card_reader(self) -> Any:
+        """The feature-card reader of the DuckDB file (its run rows are read once)."""
+        from atlas.features.card_reader import CardReader
+
+        con = self._get("duckdb", self._open_duckdb)  # first: _get's lock is not reentrant
+
+        def open_reader() -> CardReader:
+            cursor = con.cursor()
+            try:
+                return CardReader(cursor)
+            finally:
+                cursor.close()
+
+        return self._get("card_reader", open_reader)
+
     def _open_duckdb(self) -> Any:
         from atlas.features.merge import TABLES
         from atlas.stores.duckdb_store import connect, require_tables

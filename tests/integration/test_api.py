@@ -290,3 +290,48 @@ def test_atlas_serve_binds_loopback_by_default(tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert f"serving http://127.0.0.1:{port}/" in err
+
+
+def test_atlas_serve_workers_share_the_read_only_store_and_stop_together(atlas, client, tmp_path):
+    """--workers 2: both processes answer cards from one DuckDB file; SIGTERM stops them all."""
+    import concurrent.futures as cf
+    import os
+    import sys
+    import time
+    import urllib.request
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = {**os.environ, "ATLAS_DUCKDB_PATH": str(atlas.config.duckdb_path_resolved)}
+    proc = subprocess.Popen([sys.executable, "-m", "atlas.cli.main", "--home", str(tmp_path),
+                             "serve", "--port", str(port), "--workers", "2"],
+                            stderr=subprocess.PIPE, text=True, env=env)
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path: str) -> bytes:
+        with urllib.request.urlopen(base + path, timeout=30) as r:
+            return r.read()
+
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                get("/api/health")
+                break
+            except OSError:
+                time.sleep(0.3)
+        children = [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)],
+                                                   capture_output=True, text=True).stdout.split()]
+        assert len(children) == 2
+        with cf.ThreadPoolExecutor(8) as pool:
+            bodies = set(pool.map(get, [f"/api/features/{PLANTED[1]}"] * 16))
+        assert len(bodies) == 1
+        assert json.loads(bodies.pop()) == client.get(f"/api/features/{PLANTED[1]}").json()
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "2 workers" in err, err
+    for pid in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
