@@ -64,13 +64,13 @@ async def feature_card(key: str = FeatureKey,
 def _card_json(res: Resources, tset: str, layer: int, index: int, run: str | None,
                per_bucket: int) -> bytes:
     """The card as JSON bytes (FeatureCard is already a strict model: no second validation)."""
-    reader = res.card_reader()
-    chosen = _card_run(reader.runs_of(tset), tset, run)
-    with res.duckdb() as cur:
-        try:
-            card = reader.card(cur, chosen, tset, layer, index, per_bucket=per_bucket)
-        except InputError as e:
-            raise NotFoundError(str(e)) from e
+    from atlas.features.card import assemble_card
+
+    chosen = _card_run(res.card_reader().runs_of(tset), tset, run)
+    try:
+        card = assemble_card(res.card_rows(chosen, tset, layer, index), per_bucket=per_bucket)
+    except InputError as e:
+        raise NotFoundError(str(e)) from e
     return card.model_dump_json().encode()
 
 
