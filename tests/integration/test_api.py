@@ -335,3 +335,27 @@ def test_atlas_serve_workers_share_the_read_only_store_and_stop_together(atlas, 
     for pid in children:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_concurrent_card_misses_are_batched_and_each_equals_the_store(atlas):
+    """The server's batched reads (Resources.card_rows) against load_card, 16 threads at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from atlas.api.state import Resources
+    from atlas.errors import InputError
+    from atlas.features.card import assemble_card
+
+    con = connect(atlas.config, read_only=True)
+    res = Resources(atlas.config)
+    try:
+        ids = con.execute("SELECT layer, feature FROM feature_stats ORDER BY 1, 2").fetchall()
+        ids.append((1, 29999))  # no statistics: only its own caller fails
+        with ThreadPoolExecutor(16) as pool:
+            got = list(pool.map(lambda i: res.card_rows(SPEC.run, T, *i), ids))
+        for (layer, feature), rows in zip(ids[:-1], got[:-1]):
+            assert assemble_card(rows) == load_card(con, SPEC.run, T, layer, feature)
+        with pytest.raises(InputError):
+            assemble_card(got[-1])
+    finally:
+        res.close()
+        con.close()
