@@ -60,6 +60,9 @@ class AtlasConfig:
     api_host: str = field(default="127.0.0.1", metadata=_doc(
         "Address `atlas serve` binds (loopback by default; 0.0.0.0 exposes it)."))
     api_port: int = field(default=8765, metadata=_doc("Port `atlas serve` listens on."))
+    api_workers: int = field(default=1, metadata=_doc(
+        "Processes `atlas serve` forks to answer requests (each opens the stores read-only; "
+        "more than one uses more cores)."))
     api_cors_origins: str = field(default="", metadata=_doc(
         "Comma-separated origins allowed by CORS for the HTTP API; empty: none."))
     api_token: str | None = field(default=None, metadata=_doc(
@@ -170,6 +173,8 @@ def _validate(config: AtlasConfig) -> None:
         port = getattr(config, port_field)
         if not 0 < port < 65536:
             raise ConfigError(f"{port_field}={port} is not a TCP port; use 1..65535")
+    if not 1 <= config.api_workers <= 64:
+        raise ConfigError(f"api_workers={config.api_workers} is out of range; use 1..64")
     if config.neo4j_bolt_port == config.neo4j_http_port:
         raise ConfigError(f"neo4j_bolt_port and neo4j_http_port are both {config.neo4j_bolt_port};"
                           " give them different ports")

@@ -5,6 +5,30 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Headless Chromium for the web page's browser test (tests/integration/test_web_browser.py).
+# Only when missing, apt-get exists and we are root or have passwordless sudo; never fatal:
+# without it that test skips and says why.
+install_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  local sudo=()
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo=(sudo -n); else
+      echo "setup: no /usr/bin/chromium and not root (no passwordless sudo); the browser test will skip (install Debian's chromium to run it)" >&2
+      return 0
+    fi
+  fi
+  if ! command -v apt-get >/dev/null; then
+    echo "setup: no /usr/bin/chromium and no apt-get; the browser test will skip (install chromium to run it)" >&2
+    return 0
+  fi
+  echo "setup: installing Debian's chromium for the browser test (apt-get)"
+  if ! { "${sudo[@]}" apt-get install -y -q chromium >/dev/null ||
+         { "${sudo[@]}" apt-get update -q >/dev/null && "${sudo[@]}" apt-get install -y -q chromium >/dev/null; }; }; then
+    echo "setup: apt-get could not install chromium; the browser test will skip" >&2
+  fi
+}
+install_chromium
+
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 stamp_input="$(cat pyproject.toml constraints.txt)"

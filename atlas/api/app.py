@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from atlas.api import routes_features, routes_graph, routes_meta
-from atlas.api.errors import install_error_handlers
+from atlas.api.errors import ERROR_RESPONSES, install_error_handlers
 from atlas.api.state import Resources
 from atlas.config import AtlasConfig
 
@@ -20,6 +20,22 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 def cors_origins(config: AtlasConfig) -> list[str]:
     return [o.strip() for o in config.api_cors_origins.split(",") if o.strip()]
+
+
+def _openapi(app: FastAPI) -> dict:
+    """FastAPI's document without its 422 responses: request validation errors are 400 here."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        doc = get_openapi(title=app.title, version=app.version, description=app.description,
+                          routes=app.routes)
+        for ops in doc["paths"].values():
+            for op in ops.values():
+                op["responses"].pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            doc.get("components", {}).get("schemas", {}).pop(name, None)
+        app.openapi_schema = doc
+    return app.openapi_schema
 
 
 def create_app(config: AtlasConfig, embedder_factory: Callable[[], Any] | None = None,
@@ -45,7 +61,8 @@ def create_app(config: AtlasConfig, embedder_factory: Callable[[], Any] | None =
     app.state.resources = res
     install_error_handlers(app)
     for module in (routes_features, routes_graph, routes_meta):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
+    app.openapi = lambda: _openapi(app)
     origins = cors_origins(config)
     if origins:
         from fastapi.middleware.cors import CORSMiddleware

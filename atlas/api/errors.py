@@ -9,11 +9,19 @@ from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from atlas.api.models import ErrorBody
 from atlas.errors import AtlasError, InputError
 
 log = logging.getLogger(__name__)
 
 GENERIC = "internal error; the server log has the details"
+ERROR_RESPONSES: dict[int | str, dict] = {
+    400: {"model": ErrorBody, "description": "Invalid request (parameters, body, or a store "
+                                             "refused it); the message says which and the fix"},
+    404: {"model": ErrorBody, "description": "No such resource (feature, prompt, run, query)"},
+    500: {"model": ErrorBody, "description": "Internal error; the server log has the details"},
+}
+"""Error responses every API operation declares in the OpenAPI document."""
 
 
 class NotFoundError(InputError):
@@ -36,9 +44,23 @@ async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
     return _error(400, "invalid request: " + "; ".join(parts))
 
 
-async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
+async def _http(request: Request, exc: HTTPException) -> JSONResponse:
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
-    return _error(exc.status_code, message, getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+    return _error(exc.status_code, message, headers)
 
 
 async def _internal(request: Request, exc: Exception) -> JSONResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 T = TypeVar("T")
 
@@ -97,6 +97,13 @@ class RunInfo(Strict):
     n_tokens: int
     n_errors: int
     created_at: dt.datetime
+    """UTC, with its offset (RFC 3339)."""
+
+    @field_validator("created_at")
+    @classmethod
+    def _utc(cls, value: dt.datetime) -> dt.datetime:
+        """SQLite hands back the catalog's UTC times without their offset: put it back."""
+        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
 
 
 class ParamInfo(Strict):

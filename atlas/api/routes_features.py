@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
 from starlette.concurrency import run_in_threadpool
 
-from atlas.api.auth import require_token
+from atlas.api.auth import AUTH_RESPONSES, require_token
 from atlas.api.errors import NotFoundError
 from atlas.api.models import ExampleHit, LabelRequest, LabelResult, Page, SearchHit
 from atlas.api.state import Resources, resources
@@ -19,12 +19,12 @@ router = APIRouter(prefix="/api", tags=["features"])
 
 CARD_CACHE = "public, max-age=60"
 """Cards change only when more shards of their run are merged."""
-FeatureKey = Path(description="feature key <transcoder_set>:<layer>:<index>", max_length=300)
+FeatureKey = Path(description="feature key <transcoder_set>:<layer>:<index>", max_length=300,
+                  pattern=r"^.+:[0-9]{1,10}:[0-9]{1,10}$")
 
 
-def _card_run(cur, transcoder_set: str, run: str | None) -> str:
-    runs = [r[0] for r in cur.execute("SELECT run FROM feature_runs WHERE transcoder_set = ? "
-                                      "ORDER BY run", [transcoder_set]).fetchall()]
+def _card_run(runs: list[str], transcoder_set: str, run: str | None) -> str:
+    """The run whose card to show: the asked one if it has statistics, else the set's only one."""
     if run is not None:
         if run not in runs:
             raise NotFoundError(f"run {run!r} has no statistics for transcoder set "
@@ -64,14 +64,13 @@ async def feature_card(key: str = FeatureKey,
 def _card_json(res: Resources, tset: str, layer: int, index: int, run: str | None,
                per_bucket: int) -> bytes:
     """The card as JSON bytes (FeatureCard is already a strict model: no second validation)."""
-    from atlas.features.card import load_card
+    from atlas.features.card import assemble_card
 
-    with res.duckdb() as cur:
-        chosen = _card_run(cur, tset, run)
-        try:
-            card = load_card(cur, chosen, tset, layer, index, per_bucket=per_bucket)
-        except InputError as e:
-            raise NotFoundError(str(e)) from e
+    chosen = _card_run(res.card_reader().runs_of(tset), tset, run)
+    try:
+        card = assemble_card(res.card_rows(chosen, tset, layer, index), per_bucket=per_bucket)
+    except InputError as e:
+        raise NotFoundError(str(e)) from e
     return card.model_dump_json().encode()
 
 
@@ -111,7 +110,7 @@ def search_examples(run: str = Query(..., min_length=1, max_length=200,
 
 
 @router.put("/features/{key}/label", response_model=LabelResult,
-            dependencies=[Depends(require_token)],
+            dependencies=[Depends(require_token)], responses=AUTH_RESPONSES,
             summary="Set a feature's label by hand (needs the bearer token)")
 def set_label(key: str = FeatureKey, body: LabelRequest = Body(...),
               res: Resources = Depends(resources)) -> LabelResult:

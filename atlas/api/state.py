@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator
 
 from fastapi import Request
 
+from atlas.api.batcher import Batcher
 from atlas.config import AtlasConfig
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,39 @@ class Resources:
                 yield cursor
             finally:
                 cursor.close()
+
+    def card_rows(self, run: str, transcoder_set: str, layer: int, feature: int) -> Any:
+        """The stored rows of a card (CardRows), fetched with those concurrent requests miss."""
+        batcher = self._get("card_batcher", lambda: Batcher(self._fetch_card_rows, 64,
+                                                            max(1, self.config.duckdb_threads)))
+        return batcher.get((run, transcoder_set, layer, feature))
+
+    def card_reader(self) -> Any:
+        """The feature-card reader of the DuckDB file (its run rows are read once)."""
+        from atlas.features.card_reader import CardReader
+
+        con = self._get("duckdb", self._open_duckdb)  # first: _get's lock is not reentrant
+
+        def open_reader() -> CardReader:
+            cursor = con.cursor()
+            try:
+                return CardReader(cursor)
+            finally:
+                cursor.close()
+
+        return self._get("card_reader", open_reader)
+
+    def _fetch_card_rows(self, keys: list[tuple[str, str, int, int]]) -> dict:
+        reader = self.card_reader()
+        groups: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for run, tset, layer, feature in keys:
+            groups.setdefault((run, tset), []).append((layer, feature))
+        out = {}
+        with self.duckdb() as cur:
+            for (run, tset), ids in groups.items():
+                for (layer, feature), rows in reader.rows_many(cur, run, tset, ids).items():
+                    out[run, tset, layer, feature] = rows
+        return out
 
     def _open_duckdb(self) -> Any:
         from atlas.features.merge import TABLES

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
@@ -141,34 +142,68 @@ _KEY = "WHERE run = ? AND transcoder_set = ? AND layer = ? AND feature = ?"
 
 def load_card(con: "duckdb.DuckDBPyConnection", run: str, transcoder_set: str, layer: int,
               feature: int, n_buckets: int = 10, per_bucket: int = 4) -> FeatureCard:
-    """Read a feature's card; InputError when the run or the feature has no statistics."""
+    """Read a feature's card; InputError when the run or the feature has no statistics.
+
+    One plain statement per table: the reference that `atlas.features.card_reader` (the API's
+    faster path) is tested against.
+    """
     key = [run, transcoder_set, layer, feature]
     run_rows = _rows(con, "SELECT * FROM feature_runs WHERE run = ? AND transcoder_set = ?",
                      key[:2])
     stats = _rows(con, f"SELECT * FROM feature_stats {_KEY}", key)
-    if not run_rows or not stats:
-        raise InputError(f"feature {layer}/{feature} of run {run!r} ({transcoder_set}) has no "
-                         "statistics: it never fired or is out of range; check LAYER/INDEX")
-    run_row = run_rows[0]
-    config = FeatureStatsConfig(**{k: run_row[k] for k in FeatureStatsConfig.__dataclass_fields__})
-    hist = {r["bin"]: r["n"] for r in _rows(con, f"SELECT bin, n FROM feature_histogram {_KEY}",
-                                            key)}
+    hist = _rows(con, f"SELECT bin, n FROM feature_histogram {_KEY}", key)
     top = _rows(con, f"SELECT * FROM feature_top_examples {_KEY} "
                      "ORDER BY activation DESC, prompt_id, position", key)
     samples = _rows(con, f"SELECT * FROM feature_sample_examples {_KEY} "
                          "ORDER BY priority, prompt_id, position", key)
     outputs = _rows(con, f"SELECT sign, token_id, token, value FROM feature_output_tokens {_KEY} "
                          "ORDER BY sign DESC, rank", key)
+    return assemble_card(CardRows(run, transcoder_set, layer, feature,
+                                  run_rows[0] if run_rows else None, stats[0] if stats else None,
+                                  hist, top, samples, outputs), n_buckets, per_bucket)
+
+
+@dataclass(frozen=True)
+class CardRows:
+    """What a card is made of, as read from the store (rows are column-name dicts)."""
+
+    run: str
+    transcoder_set: str
+    layer: int
+    feature: int
+    run_row: dict[str, Any] | None
+    """The feature_runs row of (run, transcoder_set); None when the run has no statistics."""
+    stats: dict[str, Any] | None
+    """The feature_stats row; None when the feature never fired."""
+    hist: list[dict[str, Any]]
+    """feature_histogram rows (bin, n)."""
+    top: list[dict[str, Any]]
+    """feature_top_examples rows, strongest first (ties: prompt_id, position)."""
+    samples: list[dict[str, Any]]
+    """feature_sample_examples rows by priority (ties: prompt_id, position)."""
+    outputs: list[dict[str, Any]]
+    """feature_output_tokens rows (sign, token_id, token, value): sign 1 first, then by rank."""
+
+
+def assemble_card(rows: CardRows, n_buckets: int = 10, per_bucket: int = 4) -> FeatureCard:
+    """The card made of `rows`; InputError when the run or the feature has no statistics."""
+    if rows.run_row is None or rows.stats is None:
+        raise InputError(f"feature {rows.layer}/{rows.feature} of run {rows.run!r} "
+                         f"({rows.transcoder_set}) has no statistics: it never fired or is out "
+                         "of range; check LAYER/INDEX")
+    config = FeatureStatsConfig(**{k: rows.run_row[k]
+                                   for k in FeatureStatsConfig.__dataclass_fields__})
+    hist = {r["bin"]: r["n"] for r in rows.hist}
     return FeatureCard(
-        run=run, transcoder_set=transcoder_set, layer=layer, feature=feature,
-        stats=_stats(run_row, stats[0]),
+        run=rows.run, transcoder_set=rows.transcoder_set, layer=rows.layer,
+        feature=rows.feature, stats=_stats(rows.run_row, rows.stats),
         histogram=[_bin(config, b, n) for b, n in sorted(hist.items())],
-        top_examples=[_example(r) for r in top],
-        quantile_buckets=_buckets(config, hist, samples, n_buckets, per_bucket),
+        top_examples=[_example(r) for r in rows.top],
+        quantile_buckets=_buckets(config, hist, rows.samples, n_buckets, per_bucket),
         output_pos=[OutputToken(**{k: r[k] for k in ("token_id", "token", "value")})
-                    for r in outputs if r["sign"] > 0],
+                    for r in rows.outputs if r["sign"] > 0],
         output_neg=[OutputToken(**{k: r[k] for k in ("token_id", "token", "value")})
-                    for r in outputs if r["sign"] < 0])
+                    for r in rows.outputs if r["sign"] < 0])
 
 
 def _bin(config: FeatureStatsConfig, b: int, n: int) -> HistogramBin:

@@ -148,3 +148,29 @@ def test_cli_missing_store(tmp_path: Path) -> None:
     done = run_cli(tmp_path, "1/2", "--run", RUN)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 1 and len(lines) == 1 and "does not exist" in lines[0]
+
+
+def test_card_reader_equals_load_card_on_every_feature(home) -> None:
+    """The API's two-statement reader against the six-statement reference, every feature."""
+    from atlas.errors import InputError
+    from atlas.features.card_reader import CardReader
+
+    con = open_path(home[0] / "atlas.duckdb", read_only=True)
+    try:
+        reader = CardReader(con)
+        assert reader.runs_of(TS) == [RUN] and reader.runs_of("other") == []
+        keys = con.execute("SELECT layer, feature FROM feature_stats").fetchall()
+        assert len(keys) > 4
+        for layer, feature in keys:
+            for per_bucket in (1, 4):
+                want = load_card(con, RUN, TS, layer, feature, per_bucket=per_bucket)
+                assert reader.card(con, RUN, TS, layer, feature, per_bucket=per_bucket) == want
+        assert any(load_card(con, RUN, TS, la, f).output_pos for la, f in keys)
+        for run, tset, layer, feature in ((RUN, TS, 1, 999), ("nope", TS, 1, 2)):
+            with pytest.raises(InputError) as ref:
+                load_card(con, run, tset, layer, feature)
+            with pytest.raises(InputError) as got:
+                reader.card(con, run, tset, layer, feature)
+            assert str(got.value) == str(ref.value)
+    finally:
+        con.close()
