@@ -40,7 +40,7 @@ WITH scope, seeds_count,
                MATCH ()-[r:AGG_OUT]->(:Token {token_id: $token}) WHERE r.support >= $min_prompts
                RETURN r.support AS s ORDER BY s DESC LIMIT $limit } AS top0
 WITH scope, seeds_count,
-     CASE WHEN scope IS NULL AND seeds_count AND size(top0) >= $limit
+     CASE WHEN scope IS NULL AND seeds_count AND $limit > 0 AND size(top0) >= $limit
           THEN COLLECT { UNWIND top0 AS s RETURN s ORDER BY s DESC LIMIT $limit }[-1]
           ELSE $min_prompts END AS b0
 CALL (scope, b0) {
@@ -63,7 +63,7 @@ WITH scope, b0, seeds AS frontier1,
           ELSE [] END AS found1
 WITH scope, b0, frontier1, found1, [q IN found1 | q.s] AS sups1
 CALL (sups1) {
-  WITH CASE WHEN size(sups1) >= $limit THEN sups1 ELSE [] END AS vs
+  WITH CASE WHEN $limit > 0 AND size(sups1) >= $limit THEN sups1 ELSE [] END AS vs
   UNWIND vs AS v
   WITH v, size(vs) AS n
   RETURN percentileDisc(v, (n - $limit + 0.5) / n) AS kth1
@@ -83,34 +83,43 @@ CALL (frontier1, found1, sups1, b1) {
   }
   WITH live, sups, b, cands,
        size(live) > 0 AND size(live[0].fs) + 1 >= $min_length AS counts
+  // probe: when these paths are answers, count first the candidates with the best upper bounds
   CALL (cands) {
-    WITH CASE WHEN size(cands) >= $limit THEN cands ELSE [] END AS cs
+    WITH CASE WHEN $limit > 0 AND size(cands) >= $limit THEN cands ELSE [] END AS cs
     UNWIND cs AS c
     WITH c.ub AS u, size(cs) AS n
     RETURN percentileDisc(u, (n - $limit + 0.5) / n) AS ub_k
   }
   CALL (live, cands, counts, ub_k) {
-    UNWIND CASE WHEN counts THEN cands ELSE [] END AS c
-    WITH c WHERE ub_k IS NULL OR c.ub >= ub_k
+    UNWIND CASE WHEN counts THEN range(0, size(cands) - 1) ELSE [] END AS j
+    WITH j, cands[j] AS c WHERE ub_k IS NULL OR c.ub >= ub_k
     CALL (c, live) { UNWIND c.r.prompts + live[c.i].ps AS x WITH x, count(*) AS n
-                     WHERE n = 2 RETURN count(x) AS s }
-    RETURN collect(s) AS probe
+                     WHERE n = 2 RETURN collect(x) AS ps }
+    RETURN collect({j: j, ps: ps}) AS probe
   }
   CALL (sups, probe) {
-    WITH CASE WHEN size(sups + probe) >= $limit THEN sups + probe ELSE [] END AS vs
+    WITH sups + [e IN probe | size(e.ps)] AS vals
+    WITH CASE WHEN $limit > 0 AND size(vals) >= $limit THEN vals ELSE [] END AS vs
     UNWIND vs AS v
     WITH v, size(vs) AS n
     RETURN percentileDisc(v, (n - $limit + 0.5) / n) AS kth
   }
-  WITH live, sups, cands, counts, CASE WHEN kth > b THEN kth ELSE b END AS bn
-  CALL (cands, live, bn) {
-    UNWIND cands AS c
-    WITH c, live[c.i] AS q WHERE c.ub >= bn
+  WITH live, sups, cands, counts, ub_k, probe, CASE WHEN kth > b THEN kth ELSE b END AS bn
+  // the other candidates whose upper bound reaches the raised bound
+  CALL (cands, live, counts, ub_k, bn) {
+    UNWIND range(0, size(cands) - 1) AS j
+    WITH j, cands[j] AS c
+    WHERE c.ub >= bn AND NOT (counts AND (ub_k IS NULL OR c.ub >= ub_k))
+    WITH c, live[c.i] AS q
     CALL (c, q) { UNWIND c.r.prompts + q.ps AS x WITH x, count(*) AS n WHERE n = 2
                   RETURN collect(x) AS ps }
     WITH c, q, ps WHERE size(ps) >= bn
-    RETURN collect({fs: [c.x] + q.fs, hops: [c.r] + q.hops, ps: ps}) AS next
+    RETURN collect({fs: [c.x] + q.fs, hops: [c.r] + q.hops, ps: ps}) AS rest
   }
+  WITH live, sups, cands, counts, bn,
+       rest + [e IN probe WHERE size(e.ps) >= bn |
+               {fs: [cands[e.j].x] + live[cands[e.j].i].fs,
+                hops: [cands[e.j].r] + live[cands[e.j].i].hops, ps: e.ps}] AS next
   RETURN next AS frontier2, bn AS b2,
          sups + CASE WHEN counts THEN [q IN next | size(q.ps)] ELSE [] END AS sups2,
          found1 + CASE WHEN counts THEN [q IN next | {fs: q.fs, hops: q.hops, s: size(q.ps)}]
@@ -128,34 +137,43 @@ CALL (frontier2, found2, sups2, b2) {
   }
   WITH live, sups, b, cands,
        size(live) > 0 AND size(live[0].fs) + 1 >= $min_length AS counts
+  // probe: when these paths are answers, count first the candidates with the best upper bounds
   CALL (cands) {
-    WITH CASE WHEN size(cands) >= $limit THEN cands ELSE [] END AS cs
+    WITH CASE WHEN $limit > 0 AND size(cands) >= $limit THEN cands ELSE [] END AS cs
     UNWIND cs AS c
     WITH c.ub AS u, size(cs) AS n
     RETURN percentileDisc(u, (n - $limit + 0.5) / n) AS ub_k
   }
   CALL (live, cands, counts, ub_k) {
-    UNWIND CASE WHEN counts THEN cands ELSE [] END AS c
-    WITH c WHERE ub_k IS NULL OR c.ub >= ub_k
+    UNWIND CASE WHEN counts THEN range(0, size(cands) - 1) ELSE [] END AS j
+    WITH j, cands[j] AS c WHERE ub_k IS NULL OR c.ub >= ub_k
     CALL (c, live) { UNWIND c.r.prompts + live[c.i].ps AS x WITH x, count(*) AS n
-                     WHERE n = 2 RETURN count(x) AS s }
-    RETURN collect(s) AS probe
+                     WHERE n = 2 RETURN collect(x) AS ps }
+    RETURN collect({j: j, ps: ps}) AS probe
   }
   CALL (sups, probe) {
-    WITH CASE WHEN size(sups + probe) >= $limit THEN sups + probe ELSE [] END AS vs
+    WITH sups + [e IN probe | size(e.ps)] AS vals
+    WITH CASE WHEN $limit > 0 AND size(vals) >= $limit THEN vals ELSE [] END AS vs
     UNWIND vs AS v
     WITH v, size(vs) AS n
     RETURN percentileDisc(v, (n - $limit + 0.5) / n) AS kth
   }
-  WITH live, sups, cands, counts, CASE WHEN kth > b THEN kth ELSE b END AS bn
-  CALL (cands, live, bn) {
-    UNWIND cands AS c
-    WITH c, live[c.i] AS q WHERE c.ub >= bn
+  WITH live, sups, cands, counts, ub_k, probe, CASE WHEN kth > b THEN kth ELSE b END AS bn
+  // the other candidates whose upper bound reaches the raised bound
+  CALL (cands, live, counts, ub_k, bn) {
+    UNWIND range(0, size(cands) - 1) AS j
+    WITH j, cands[j] AS c
+    WHERE c.ub >= bn AND NOT (counts AND (ub_k IS NULL OR c.ub >= ub_k))
+    WITH c, live[c.i] AS q
     CALL (c, q) { UNWIND c.r.prompts + q.ps AS x WITH x, count(*) AS n WHERE n = 2
                   RETURN collect(x) AS ps }
     WITH c, q, ps WHERE size(ps) >= bn
-    RETURN collect({fs: [c.x] + q.fs, hops: [c.r] + q.hops, ps: ps}) AS next
+    RETURN collect({fs: [c.x] + q.fs, hops: [c.r] + q.hops, ps: ps}) AS rest
   }
+  WITH live, sups, cands, counts, bn,
+       rest + [e IN probe WHERE size(e.ps) >= bn |
+               {fs: [cands[e.j].x] + live[cands[e.j].i].fs,
+                hops: [cands[e.j].r] + live[cands[e.j].i].hops, ps: e.ps}] AS next
   RETURN next AS frontier3, bn AS b3,
          sups + CASE WHEN counts THEN [q IN next | size(q.ps)] ELSE [] END AS sups3,
          found2 + CASE WHEN counts THEN [q IN next | {fs: q.fs, hops: q.hops, s: size(q.ps)}]
@@ -173,34 +191,43 @@ CALL (frontier3, found3, sups3, b3) {
   }
   WITH live, sups, b, cands,
        size(live) > 0 AND size(live[0].fs) + 1 >= $min_length AS counts
+  // probe: when these paths are answers, count first the candidates with the best upper bounds
   CALL (cands) {
-    WITH CASE WHEN size(cands) >= $limit THEN cands ELSE [] END AS cs
+    WITH CASE WHEN $limit > 0 AND size(cands) >= $limit THEN cands ELSE [] END AS cs
     UNWIND cs AS c
     WITH c.ub AS u, size(cs) AS n
     RETURN percentileDisc(u, (n - $limit + 0.5) / n) AS ub_k
   }
   CALL (live, cands, counts, ub_k) {
-    UNWIND CASE WHEN counts THEN cands ELSE [] END AS c
-    WITH c WHERE ub_k IS NULL OR c.ub >= ub_k
+    UNWIND CASE WHEN counts THEN range(0, size(cands) - 1) ELSE [] END AS j
+    WITH j, cands[j] AS c WHERE ub_k IS NULL OR c.ub >= ub_k
     CALL (c, live) { UNWIND c.r.prompts + live[c.i].ps AS x WITH x, count(*) AS n
-                     WHERE n = 2 RETURN count(x) AS s }
-    RETURN collect(s) AS probe
+                     WHERE n = 2 RETURN count(x) AS ps }
+    RETURN collect({j: j, ps: ps}) AS probe
   }
   CALL (sups, probe) {
-    WITH CASE WHEN size(sups + probe) >= $limit THEN sups + probe ELSE [] END AS vs
+    WITH sups + [e IN probe | e.ps] AS vals
+    WITH CASE WHEN $limit > 0 AND size(vals) >= $limit THEN vals ELSE [] END AS vs
     UNWIND vs AS v
     WITH v, size(vs) AS n
     RETURN percentileDisc(v, (n - $limit + 0.5) / n) AS kth
   }
-  WITH live, sups, cands, counts, CASE WHEN kth > b THEN kth ELSE b END AS bn
-  CALL (cands, live, bn) {
-    UNWIND cands AS c
-    WITH c, live[c.i] AS q WHERE c.ub >= bn
+  WITH live, sups, cands, counts, ub_k, probe, CASE WHEN kth > b THEN kth ELSE b END AS bn
+  // the other candidates whose upper bound reaches the raised bound
+  CALL (cands, live, counts, ub_k, bn) {
+    UNWIND range(0, size(cands) - 1) AS j
+    WITH j, cands[j] AS c
+    WHERE c.ub >= bn AND NOT (counts AND (ub_k IS NULL OR c.ub >= ub_k))
+    WITH c, live[c.i] AS q
     CALL (c, q) { UNWIND c.r.prompts + q.ps AS x WITH x, count(*) AS n WHERE n = 2
                   RETURN count(x) AS ps }
     WITH c, q, ps WHERE ps >= bn
-    RETURN collect({fs: [c.x] + q.fs, hops: [c.r] + q.hops, ps: ps}) AS next
+    RETURN collect({fs: [c.x] + q.fs, hops: [c.r] + q.hops, ps: ps}) AS rest
   }
+  WITH live, sups, cands, counts, bn,
+       rest + [e IN probe WHERE e.ps >= bn |
+               {fs: [cands[e.j].x] + live[cands[e.j].i].fs,
+                hops: [cands[e.j].r] + live[cands[e.j].i].hops, ps: e.ps}] AS next
   RETURN next AS frontier4, bn AS b4,
          sups + CASE WHEN counts THEN [q IN next | q.ps] ELSE [] END AS sups4,
          found3 + CASE WHEN counts THEN [q IN next | {fs: q.fs, hops: q.hops, s: q.ps}]

@@ -64,7 +64,7 @@ def test_every_loader_statement_explains(neo4j_driver, atlas_config):
     {"min_length": 1, "token": 7, "min_prompts": 4},
     {"prompts": [f"p{i:06d}" for i in range(0, 40, 2)], "min_prompts": 2, "limit": 30},
     # small limits make the top-limit support bound prune (ties at the bound included)
-    {"limit": 1}, {"limit": 3, "min_prompts": 2}, {"limit": 4, "min_length": 3},
+    {"limit": 0}, {"limit": 1}, {"limit": 3, "min_prompts": 2}, {"limit": 4, "min_length": 3},
     {"limit": 2, "min_length": 4, "min_prompts": 2}, {"token": 7, "limit": 2},
     {"token": 7, "min_length": 1, "limit": 3}, {"max_length": 3, "limit": 5, "min_prompts": 2},
     {"prompts": [f"p{i:06d}" for i in range(1, 40, 3)], "limit": 3, "min_prompts": 2}])
