@@ -17,7 +17,16 @@ WITH fs, [i IN range(0, size(fs) - 2) |
 OPTIONAL MATCH (last:Feature)-[ro:AGG_OUT]->(t:Token {token_id: $token}) WHERE last = fs[-1]
 WITH fs, t, rs + [x IN [ro] WHERE x IS NOT NULL] AS hops, rs
 WHERE all(r IN rs WHERE r IS NOT NULL) AND ($token IS NULL OR t IS NOT NULL) AND size(hops) > 0
-WITH fs, t, reduce(acc = head(hops).prompts, r IN tail(hops) | [x IN acc WHERE x IN r.prompts]) AS ps
+// Prompts in every hop's list, by counting (each list holds distinct prompts): linear, where
+// `[x IN a WHERE x IN b]` costs |a| * |b| for a list variable b.
+CALL (hops) {
+  WITH [r IN hops | r.prompts] AS lists
+  WITH lists, size(lists) AS k
+  UNWIND lists AS l
+  UNWIND l AS x
+  WITH k, x, count(*) AS n WHERE n = k
+  RETURN collect(x) AS ps
+}
 MATCH (p:Prompt) WHERE p.pn IN ps AND ($prompts IS NULL OR p.prompt_id IN $prompts)
 WITH p, fs, t ORDER BY p.prompt_id LIMIT $limit
 CALL (p, fs, t) {

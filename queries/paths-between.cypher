@@ -34,11 +34,14 @@ CALL (a, b) {
     AND r3.support >= $min_prompts AND r4.support >= $min_prompts
   RETURN [a, x1, x2, x3, b] AS fs, [r1, r2, r3, r4] AS rs
 }
-WITH fs, rs, reduce(acc = head(rs).prompts, r IN tail(rs) | [x IN r.prompts WHERE x IN acc]) AS ps
-WHERE size(ps) >= $min_prompts
-WITH [n IN fs | n.key] AS features, size(rs) AS hops,
-     reduce(s = 1.0, r IN rs | s * r.sum / r.count) AS score, size(ps) AS support,
-     reduce(m = head(rs).support, r IN rs | CASE WHEN r.support < m THEN r.support ELSE m END) AS min_hop_support
-RETURN features, hops, score, support, min_hop_support
+// Ranked first (the score needs no prompt lists), then the whole-path support is counted in
+// rank order only until `limit` paths pass: rows after the sort are pulled lazily.
+WITH [n IN fs | n.key] AS features, rs, reduce(s = 1.0, r IN rs | s * r.sum / r.count) AS score
 ORDER BY abs(score) DESC, features
+WITH features, rs, score,
+     reduce(acc = head(rs).prompts, r IN tail(rs) | [x IN r.prompts WHERE x IN acc]) AS ps
+WHERE size(ps) >= $min_prompts
+WITH features, size(rs) AS hops, score, size(ps) AS support,
+     reduce(m = head(rs).support, r IN rs | CASE WHEN r.support < m THEN r.support ELSE m END) AS min_hop_support
 LIMIT $limit
+RETURN features, hops, score, support, min_hop_support
