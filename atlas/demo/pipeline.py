@@ -34,6 +34,7 @@ class DemoSettings:
     model_steps: int = field(default=2000, metadata={"help": "Training steps of the tiny model."})
     transcoder_steps: int = field(default=1500, metadata={"help": "Transcoder training steps."})
     d_transcoder: int = field(default=128, metadata={"help": "Features per layer."})
+    transcoder_k: int = field(default=8, metadata={"help": "TopK: active features per token."})
     threads: int = field(default=2, metadata={"help": "torch CPU threads."})
     induction_prompts: int = field(default=200, metadata={
         "help": "Held-out induction prompts (evaluated and ingested with the others)."})
@@ -102,7 +103,8 @@ def build_transcoders(settings: DemoSettings, progress: Stage) -> dict:
 
     out = settings.out / "transcoders"
     report_file = out / "training_report.json"
-    config = TrainConfig(kind="plt", activation="topk", k=8, d_transcoder=settings.d_transcoder,
+    config = TrainConfig(kind="plt", activation="topk", k=settings.transcoder_k,
+                         d_transcoder=settings.d_transcoder,
                          steps=settings.transcoder_steps, seed=settings.seed)
     marker = out / "demo_config.json"
     wanted = json.dumps(asdict(config), sort_keys=True, default=str)
