@@ -10,6 +10,7 @@ path feeds the answer's logit in the stored per-prompt graphs.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -29,8 +30,14 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def demo(atlas_config, tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
     """The demo built into the session's atlas: default model and transcoders (smaller ones do
-    not solve both tasks), 40 induction prompts instead of 200 to keep the ingest short."""
-    settings = DemoSettings(out=tmp_path_factory.mktemp("demo"), induction_prompts=40)
+    not solve both tasks), 40 induction prompts instead of 200 to keep the ingest short.
+
+    $ATLAS_TEST_DEMO_DIR, when set, is the output folder instead of a fresh one, so a re-run
+    reuses the model and transcoders built there (the ingest and findings are always redone).
+    """
+    cache = os.environ.get("ATLAS_TEST_DEMO_DIR")
+    out = Path(cache) if cache else tmp_path_factory.mktemp("demo")
+    settings = DemoSettings(out=out, induction_prompts=40)
     return run_demo(atlas_config, settings, lambda *_: None, atlas=atlas_config)
 
 
@@ -152,4 +159,4 @@ def test_outputs_exist(demo: DemoResult) -> None:
     assert summary["bolt"].startswith("bolt://") and summary["bolt"].endswith(
         f":{demo.bolt.rsplit(':', 1)[1]}")
     assert Path(summary["password_file"]).is_file()
-    assert summary["intermediates"] == demo.intermediates
+    assert summary["intermediates"] == json.loads(json.dumps(demo.intermediates))
