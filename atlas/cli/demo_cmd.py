@@ -18,9 +18,11 @@ from atlas.cli.main import get_config
 @click.option("--model-steps", type=int, default=2000, show_default=True)
 @click.option("--transcoder-steps", type=int, default=1500, show_default=True)
 @click.option("--threads", type=int, default=2, show_default=True, help="torch CPU threads.")
+@click.option("--induction-prompts", type=int, default=200, show_default=True,
+              help="Held-out induction prompts (evaluated and ingested).")
 @click.pass_context
 def demo(ctx: click.Context, out: str, fresh: bool, seed: int, model_steps: int,
-         transcoder_steps: int, threads: int) -> None:
+         transcoder_steps: int, threads: int, induction_prompts: int) -> None:
     """Train a tiny model on a world with planted two-hop facts, fit transcoders, ingest its
     prompts into Neo4j and DuckDB, and show the circuits the atlas finds.
 
@@ -32,7 +34,8 @@ def demo(ctx: click.Context, out: str, fresh: bool, seed: int, model_steps: int,
 
     base = get_config(ctx)
     settings = pipeline.DemoSettings(out=Path(out), seed=seed, model_steps=model_steps,
-                                     transcoder_steps=transcoder_steps, threads=threads)
+                                     transcoder_steps=transcoder_steps, threads=threads,
+                                     induction_prompts=induction_prompts)
     if fresh:
         pipeline.reset(base, settings)
     tasks: dict[str, int] = {}
@@ -62,6 +65,7 @@ def _render(result) -> None:  # noqa: ANN001
             names = [lab or key for key, lab in zip(r["features"], r["labels"])]
             click.echo(f"  support {r['support']:>3}  mean w {r['mean_weight']:+.3f}  "
                        + " -> ".join(names))
+    _render_intermediates(result)
     click.echo("\nconcept search (planted intermediate states):")
     for concept, rows in result.concepts.items():
         hits = ", ".join(f"{r['feature']} ({r.get('label') or ''})" for r in rows) or "none"
@@ -71,3 +75,21 @@ def _render(result) -> None:  # noqa: ANN001
     click.echo(f"summary:   {result.out / 'summary.json'}")
     click.echo(f"explore:   atlas --home {result.home} serve   (HTTP API and web page)")
     click.echo(f"Neo4j:     {result.bolt}, user neo4j, password in {result.password_file}")
+
+
+def _render_intermediates(result) -> None:  # noqa: ANN001
+    """Per two-hop answer: its top anchored paths, and the feature that stands for its state."""
+    click.echo("\ntwo-hop, per answer: top recurring paths into the answer's logit "
+               "(within the prompts with that answer)")
+    by_answer = {f["answer"]: f for f in result.intermediates}
+    for answer, rows in result.answer_circuits.items():
+        hit = by_answer.get(answer)
+        if hit is None:
+            click.echo(f"  {answer}: no feature of its state among the top {len(rows)} paths")
+            continue
+        click.echo(f"  {answer}: rank {hit['rank']}, {hit['feature']} stands for state "
+                   f"{hit['state']} (never in the prompt); support {hit['support']}/"
+                   f"{hit['n_prompts']}; top examples {', '.join(hit['top_tokens'][:6])} "
+                   f"({hit['share']:.0%} {hit['state']} or its cities)")
+    click.echo(f"  intermediate state found for {len(by_answer)} of "
+               f"{len(result.answer_circuits)} answers")

@@ -6,6 +6,9 @@
                      config: TinyModelConfig | None = None) -> TinyModelReport  (atlas.demo.model)
     load_planted(folder) -> Planted; load_prompts(folder, task=None)        (atlas.demo.planted)
     state_features(model_dir, transcoder_dir) -> list[StateFeature]        (atlas.demo.probe)
+    answer_circuits(driver, config, answers, token_ids) -> {answer: paths}
+                                                                   (atlas.demo.intermediate)
+    find_intermediates(circuits, answers, planted, top_tokens) -> list[IntermediateFinding]
 
 Command line: `python -m atlas.demo OUT_DIR [--seed N] [--steps N] [--threads N]`.
 Nothing is imported eagerly (torch and transformers load on first use).

@@ -34,7 +34,10 @@ class DemoSettings:
     model_steps: int = field(default=2000, metadata={"help": "Training steps of the tiny model."})
     transcoder_steps: int = field(default=1500, metadata={"help": "Transcoder training steps."})
     d_transcoder: int = field(default=128, metadata={"help": "Features per layer."})
+    transcoder_k: int = field(default=8, metadata={"help": "TopK: active features per token."})
     threads: int = field(default=2, metadata={"help": "torch CPU threads."})
+    induction_prompts: int = field(default=200, metadata={
+        "help": "Held-out induction prompts (evaluated and ingested with the others)."})
 
 
 @dataclass
@@ -52,6 +55,10 @@ class DemoResult:
     graph_png: Path
     bolt: str
     password_file: Path
+    answer_circuits: dict[str, list[dict]] = field(default_factory=dict)
+    """Per two-hop answer: the top recurring paths into its logit within its prompts."""
+    intermediates: list[dict] = field(default_factory=list)
+    """Features on those paths that stand for the answer's (unnamed) state."""
 
     def to_json(self) -> dict:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(self).items()}
@@ -79,7 +86,8 @@ def build_model(settings: DemoSettings, progress: Stage) -> dict:
     from atlas.demo.corpus import CorpusConfig, build_corpus
     from atlas.demo.model import TinyModelConfig, train_tiny_model
 
-    corpus = build_corpus(config=CorpusConfig(seed=settings.seed))
+    corpus = build_corpus(config=CorpusConfig(seed=settings.seed,
+                                              n_eval_induction=settings.induction_prompts))
     config = replace(TinyModelConfig(), steps=settings.model_steps)
     report = train_tiny_model(corpus, settings.out / "model", seed=settings.seed, config=config,
                               progress=lambda s, n, loss: progress("model", s, n,
@@ -95,7 +103,8 @@ def build_transcoders(settings: DemoSettings, progress: Stage) -> dict:
 
     out = settings.out / "transcoders"
     report_file = out / "training_report.json"
-    config = TrainConfig(kind="plt", activation="topk", k=8, d_transcoder=settings.d_transcoder,
+    config = TrainConfig(kind="plt", activation="topk", k=settings.transcoder_k,
+                         d_transcoder=settings.d_transcoder,
                          steps=settings.transcoder_steps, seed=settings.seed)
     marker = out / "demo_config.json"
     wanted = json.dumps(asdict(config), sort_keys=True, default=str)
@@ -156,44 +165,83 @@ def ingest_prompts(config: AtlasConfig, settings: DemoSettings, progress: Stage)
 
 def task_prompt_ids(settings: DemoSettings) -> dict[str, list[str]]:
     ids: dict[str, list[str]] = {t: [] for t in TASKS}
-    for line in (settings.out / "ingest_corpus.jsonl").read_text().splitlines():
-        row = json.loads(line)
+    for row in _ingest_rows(settings):
         ids[row["task"]].append(row["id"])
     return ids
 
 
-def run_demo(base: AtlasConfig, settings: DemoSettings, progress: Stage) -> DemoResult:
-    """Every stage in order; stages whose outputs exist are reused."""
+def answer_prompt_ids(settings: DemoSettings, task: str = "two_hop") -> dict[str, list[str]]:
+    """{answer: ids of the task's prompts whose expected next token it is}."""
+    out: dict[str, list[str]] = {}
+    for row in _ingest_rows(settings):
+        if row["task"] == task:
+            out.setdefault(row["answer"], []).append(row["id"])
+    return out
+
+
+def _ingest_rows(settings: DemoSettings) -> list[dict]:
+    lines = (settings.out / "ingest_corpus.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if line]
+
+
+def run_demo(base: AtlasConfig, settings: DemoSettings, progress: Stage,
+             atlas: AtlasConfig | None = None) -> DemoResult:
+    """Every stage in order; stages whose outputs exist are reused.
+
+    With `atlas` (an initialised atlas whose Neo4j is running, e.g. a test session's), the run is
+    ingested there; otherwise the demo starts and initialises its own home under `settings.out`.
+    """
     import torch
 
-    from atlas.demo import findings
-    from atlas.demo.planted import load_planted
-    from atlas.graphdb.graph_json import prompt_graph_json
     from atlas.initialize import init_atlas
-    from atlas.neo4j import client, server
+    from atlas.neo4j import server
 
     torch.set_num_threads(max(1, settings.threads))
     settings.out.mkdir(parents=True, exist_ok=True)
     model_report = build_model(settings, progress)
     transcoder_report = build_transcoders(settings, progress)
-    config = demo_config(base, settings.out.resolve() / "home")
-    progress("stores", 0, 1, {})
-    server.start(config)
-    init_atlas(config)
-    progress("stores", 1, 1, {})
+    config = atlas or demo_config(base, settings.out.resolve() / "home")
+    if atlas is None:
+        progress("stores", 0, 1, {})
+        server.start(config)
+        init_atlas(config)
+        progress("stores", 1, 1, {})
     summary = ingest_prompts(config, settings, progress)
+    return _findings(config, settings, model_report, transcoder_report, summary)
+
+
+def _findings(config: AtlasConfig, settings: DemoSettings, model_report: dict,
+              transcoder_report: dict, summary: dict) -> DemoResult:
+    from transformers import AutoTokenizer
+
+    from atlas.demo import findings, intermediate
+    from atlas.demo.planted import load_planted
+    from atlas.graphdb.graph_json import prompt_graph_json
+    from atlas.neo4j import client
+    from atlas.stores import duckdb_store
+
     ids = task_prompt_ids(settings)
+    answers = answer_prompt_ids(settings)
     planted = load_planted(settings.out / "model")
-    concepts = sorted(planted.two_hop.second_hop)
+    tokenizer = AutoTokenizer.from_pretrained(str(settings.out / "model"))
+    token_ids = {a: int(tokenizer.convert_tokens_to_ids(a)) for a in answers}
     with client.session_driver(config) as driver:
         circuits = findings.recurring_circuits(driver, config, ids)
-        found = findings.concept_search(driver, config, concepts)
+        anchored = intermediate.answer_circuits(driver, config, answers, token_ids)
+        found = findings.concept_search(driver, config, sorted(planted.two_hop.second_hop))
         example = ids["two_hop"][0]
         graph = prompt_graph_json(driver, example, run=RUN, database=config.neo4j_database)
+    con = duckdb_store.connect(config)
+    try:
+        states = intermediate.find_intermediates(
+            anchored, answers, planted, intermediate.top_tokens_reader(con, RUN))
+    finally:
+        con.close()
     graph_json = findings.write_json(settings.out / f"{example}.graph.json", graph)
     graph_png = findings.draw_graph(graph, settings.out / f"{example}.graph.png")
     result = DemoResult(settings.out, config.home, model_report, transcoder_report, summary,
                         circuits, found, graph_json, graph_png, client.managed_uri(config),
-                        client.password_file(config))
+                        client.password_file(config), anchored,
+                        [s.to_json() for s in states])
     findings.write_json(settings.out / "summary.json", result.to_json())
     return result
