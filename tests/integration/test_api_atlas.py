@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,3 +87,27 @@ def fill_atlas(base: AtlasConfig, driver, tmp: Path) -> FilledAtlas:
         session.commit()
     engine.dispose()
     return FilledAtlas(config, run_dir)
+
+
+@contextlib.contextmanager
+def serve_filled_atlas(base: AtlasConfig, driver, tmp: Path):
+    """Fill a small atlas under `tmp` and serve it on a free loopback port; yields the origin."""
+    import uvicorn
+
+    from atlas.api import create_app
+    from tests.conftest import free_port
+
+    atlas = fill_atlas(base, driver, tmp)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(atlas.config, lambda: word_embedder),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.1)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

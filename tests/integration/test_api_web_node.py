@@ -10,12 +10,10 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
-import time
 
 import pytest
 
-from .test_api_atlas import PLANTED, SPEC, fill_atlas, word_embedder
+from .test_api_atlas import PLANTED, SPEC, serve_filled_atlas
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
@@ -55,23 +53,9 @@ console.error("view never rendered"); process.exit(1);
 
 @pytest.fixture(scope="module")
 def origin(atlas_config, neo4j_driver, tmp_path_factory):
-    import uvicorn
-
-    from atlas.api import create_app
-    from tests.conftest import free_port
-
-    atlas = fill_atlas(atlas_config, neo4j_driver, tmp_path_factory.mktemp("webnode"))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(atlas.config, lambda: word_embedder),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serve_filled_atlas(atlas_config, neo4j_driver,
+                            tmp_path_factory.mktemp("webnode")) as origin:
+        yield origin
 
 
 def render(origin: str, hash_: str, tmp_path) -> dict:

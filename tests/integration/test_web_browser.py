@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
-import time
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from .test_api_atlas import PLANTED, SPEC
+from .test_api_atlas import PLANTED, SPEC, serve_filled_atlas
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -30,25 +28,9 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def live(atlas_config, neo4j_driver, tmp_path_factory):
-    import uvicorn
-
-    from atlas.api import create_app
-    from tests.conftest import free_port
-
-    from .test_api_atlas import fill_atlas, word_embedder
-
-    atlas = fill_atlas(atlas_config, neo4j_driver, tmp_path_factory.mktemp("web"))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(atlas.config, lambda: word_embedder),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serve_filled_atlas(atlas_config, neo4j_driver,
+                            tmp_path_factory.mktemp("web")) as origin:
+        yield origin
 
 
 @pytest.fixture(scope="module")
