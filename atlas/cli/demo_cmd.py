@@ -8,18 +8,26 @@ from pathlib import Path
 import click
 
 from atlas.cli.main import get_config
+from atlas.demo.pipeline import DemoSettings
+
+
+
+def _setting(flag: str, name: str):  # noqa: ANN202
+    """A numeric option whose default and help come from DemoSettings (one source of truth)."""
+    spec = next(f for f in dataclasses.fields(DemoSettings) if f.name == name)
+    return click.option(flag, name, type=int, default=spec.default, show_default=True,
+                        help=spec.metadata.get("help"))
 
 
 @click.command()
 @click.option("--out", type=click.Path(file_okay=False), default="demo-output", show_default=True,
               help="Output folder (model, transcoders, the demo's atlas home, findings).")
 @click.option("--fresh", is_flag=True, help="Delete the output folder and build everything again.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--model-steps", type=int, default=2000, show_default=True)
-@click.option("--transcoder-steps", type=int, default=1500, show_default=True)
-@click.option("--threads", type=int, default=2, show_default=True, help="torch CPU threads.")
-@click.option("--induction-prompts", type=int, default=200, show_default=True,
-              help="Held-out induction prompts (evaluated and ingested).")
+@_setting("--seed", "seed")
+@_setting("--model-steps", "model_steps")
+@_setting("--transcoder-steps", "transcoder_steps")
+@_setting("--threads", "threads")
+@_setting("--induction-prompts", "induction_prompts")
 @click.pass_context
 def demo(ctx: click.Context, out: str, fresh: bool, seed: int, model_steps: int,
          transcoder_steps: int, threads: int, induction_prompts: int) -> None:
@@ -33,9 +41,9 @@ def demo(ctx: click.Context, out: str, fresh: bool, seed: int, model_steps: int,
     from atlas.demo import pipeline
 
     base = get_config(ctx)
-    settings = pipeline.DemoSettings(out=Path(out), seed=seed, model_steps=model_steps,
-                                     transcoder_steps=transcoder_steps, threads=threads,
-                                     induction_prompts=induction_prompts)
+    settings = DemoSettings(out=Path(out), seed=seed, model_steps=model_steps,
+                            transcoder_steps=transcoder_steps, threads=threads,
+                            induction_prompts=induction_prompts)
     if fresh:
         pipeline.reset(base, settings)
     tasks: dict[str, int] = {}

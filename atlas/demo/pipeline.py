@@ -32,7 +32,7 @@ class DemoSettings:
     out: Path = field(default=Path("demo-output"), metadata={"help": "Output folder."})
     seed: int = field(default=0, metadata={"help": "Seed of corpus, model and transcoders."})
     model_steps: int = field(default=2000, metadata={"help": "Training steps of the tiny model."})
-    transcoder_steps: int = field(default=1500, metadata={"help": "Transcoder training steps."})
+    transcoder_steps: int = field(default=5000, metadata={"help": "Transcoder training steps."})
     d_transcoder: int = field(default=128, metadata={"help": "Features per layer."})
     transcoder_k: int = field(default=8, metadata={"help": "TopK: active features per token."})
     threads: int = field(default=2, metadata={"help": "torch CPU threads."})
