@@ -17,7 +17,8 @@ def open_path(path: Path, memory_limit: str = "4GB", threads: int = 2,
               read_only: bool = False) -> "duckdb.DuckDBPyConnection":
     """Open (read-write: create) the DuckDB file at `path`, capped at `memory_limit`/`threads`.
 
-    DuckDB allows one writing process per file; a second writer gets a StoreError naming it.
+    A read-write open creates the missing parent folders. DuckDB allows one writing process per
+    file; a second writer or a corrupt file gets a one-line StoreError.
     A read-only open of a missing file is an error instead of an empty database.
     """
     import duckdb
@@ -34,7 +35,8 @@ def open_path(path: Path, memory_limit: str = "4GB", threads: int = 2,
     except duckdb.Error as e:
         first = str(e).splitlines()[0][:200]
         raise StoreError(f"cannot open DuckDB file {path} ({first}); close the other writer, or "
-                         "if the file is corrupt move it aside and run `atlas init`") from e
+                         "if the file is corrupt or from another DuckDB version move it aside "
+                         "and run `atlas init`") from e
 
 
 def connect(config: AtlasConfig, read_only: bool = False) -> "duckdb.DuckDBPyConnection":

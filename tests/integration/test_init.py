@@ -11,8 +11,9 @@ from sqlalchemy import inspect, text
 from atlas.catalog import db
 from atlas.config import replace
 from atlas.errors import StoreError
-from atlas.initialize import init_atlas, open_duckdb
+from atlas.initialize import init_atlas
 from atlas.stores import duckdb_schema, neo4j_schema
+from atlas.stores.duckdb_store import connect
 
 
 def test_second_init_changes_nothing(atlas_config) -> None:
@@ -59,7 +60,7 @@ def test_duckdb_migrations_apply_once_and_refuse_newer(tmp_path: Path, atlas_con
     migrations.mkdir()
     (migrations / "0001_t.sql").write_text("CREATE TABLE t (x INTEGER);\nINSERT INTO t VALUES (1);\n")
     config = replace(atlas_config, duckdb_path=tmp_path / "x.duckdb")
-    con = open_duckdb(config)
+    con = connect(config)
     try:
         assert duckdb_schema.migrate(con, migrations) == ["0001_t"]
         assert duckdb_schema.migrate(con, migrations) == []
@@ -75,7 +76,7 @@ def test_failed_duckdb_migration_leaves_nothing(tmp_path: Path, atlas_config) ->
     migrations = tmp_path / "duck"
     migrations.mkdir()
     (migrations / "0001_bad.sql").write_text("CREATE TABLE ok (x INTEGER);\nCREATE TABLE oops (;\n")
-    con = open_duckdb(replace(atlas_config, duckdb_path=tmp_path / "y.duckdb"))
+    con = connect(replace(atlas_config, duckdb_path=tmp_path / "y.duckdb"))
     try:
         with pytest.raises(StoreError, match="DuckDB schema migration failed"):
             duckdb_schema.migrate(con, migrations)
@@ -90,7 +91,7 @@ def test_corrupt_duckdb_file_is_a_store_error(tmp_path: Path, atlas_config) -> N
     bad = tmp_path / "corrupt.duckdb"
     bad.write_bytes(b"this is not a duckdb file" * 1000)
     with pytest.raises(StoreError, match="move it aside"):
-        open_duckdb(replace(atlas_config, duckdb_path=bad))
+        connect(replace(atlas_config, duckdb_path=bad))
 
 
 def test_newer_catalog_is_refused(tmp_path: Path) -> None:
