@@ -18,7 +18,7 @@ def open_path(path: Path, memory_limit: str = "4GB", threads: int = 2,
     """Open (read-write: create) the DuckDB file at `path`, capped at `memory_limit`/`threads`.
 
     A read-write open creates the missing parent folders. DuckDB allows one writing process per
-    file; a second writer or a corrupt file gets a one-line StoreError.
+    file; a second writer, a corrupt file or an unusable folder gets a one-line StoreError.
     A read-only open of a missing file is an error instead of an empty database.
     """
     import duckdb
@@ -27,7 +27,11 @@ def open_path(path: Path, memory_limit: str = "4GB", threads: int = 2,
         raise StoreError(f"DuckDB file {path} does not exist; run `atlas init` and ingest a run "
                          "first, or set duckdb_path")
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot create folder {path.parent} for the DuckDB file "
+                             f"({e.strerror}); set duckdb_path to a writable place") from e
     try:
         return duckdb.connect(str(path), read_only=read_only,
                               config={"memory_limit": memory_limit, "threads": threads,
