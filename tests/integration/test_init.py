@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,20 @@ def test_neo4j_migrations_apply_once_and_refuse_newer(neo4j_driver, atlas_config
                                    database_=db_name)
         neo4j_driver.execute_query("DROP CONSTRAINT probe_key IF EXISTS", database_=db_name)
     assert neo4j_schema.applied_versions(neo4j_driver, db_name) == before
+
+
+def test_neo4j_schema_is_exactly_what_the_migrations_create(neo4j_driver, atlas_config) -> None:
+    """ensure_schema (loaders, bulk import) and `atlas init` share one source: the migrations."""
+    db_name = atlas_config.neo4j_database
+    neo4j_schema.ensure_schema(neo4j_driver, db_name)
+    text = "\n".join(p.read_text() for p in sorted(neo4j_schema.NEO4J_MIGRATIONS.glob("*.cypher")))
+    created = r"CREATE (?:CONSTRAINT|(?:FULLTEXT |VECTOR )?INDEX) (\w+) IF NOT EXISTS"
+    declared = set(re.findall(created, text)) | {"schema_migration_version"}
+    records, _, _ = neo4j_driver.execute_query(
+        "SHOW INDEXES YIELD name, type, state WHERE type <> 'LOOKUP' RETURN name, state",
+        database_=db_name)
+    assert {r["name"] for r in records} == declared
+    assert {r["state"] for r in records} == {"ONLINE"}
 
 
 def test_duckdb_migrations_apply_once_and_refuse_newer(tmp_path: Path, atlas_config) -> None:
