@@ -26,10 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from atlas.graphdb.cypher import ensure_schema  # noqa: E402
 from atlas.graphdb.loader import load_run  # noqa: E402
 from atlas.graphdb.queries import query_names, run_named_query  # noqa: E402
 from atlas.graphdb.synthetic import PlantedPath, SyntheticSpec, generate_run  # noqa: E402
+from atlas.stores.neo4j_schema import ensure_schema  # noqa: E402
 
 TS = "bench-plt"
 

@@ -191,7 +191,7 @@ def bulk_load(config, runs: list[Path], csv_dir: Path) -> BulkStats:
     import pyarrow.parquet as pq
 
     from atlas.errors import Neo4jError
-    from atlas.graphdb.cypher import ensure_schema
+    from atlas.stores.neo4j_schema import ensure_schema
     from atlas.neo4j import client, runtime, server
 
     if config.uses_external_neo4j:

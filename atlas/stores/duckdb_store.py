@@ -17,7 +17,8 @@ def open_path(path: Path, memory_limit: str = "4GB", threads: int = 2,
               read_only: bool = False) -> "duckdb.DuckDBPyConnection":
     """Open (read-write: create) the DuckDB file at `path`, capped at `memory_limit`/`threads`.
 
-    DuckDB allows one writing process per file; a second writer gets a StoreError naming it.
+    A read-write open creates the missing parent folders. DuckDB allows one writing process per
+    file; a second writer, a corrupt file or an unusable folder gets a one-line StoreError.
     A read-only open of a missing file is an error instead of an empty database.
     """
     import duckdb
@@ -26,7 +27,11 @@ def open_path(path: Path, memory_limit: str = "4GB", threads: int = 2,
         raise StoreError(f"DuckDB file {path} does not exist; run `atlas init` and ingest a run "
                          "first, or set duckdb_path")
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot create folder {path.parent} for the DuckDB file "
+                             f"({e.strerror}); set duckdb_path to a writable place") from e
     try:
         return duckdb.connect(str(path), read_only=read_only,
                               config={"memory_limit": memory_limit, "threads": threads,
@@ -34,7 +39,8 @@ def open_path(path: Path, memory_limit: str = "4GB", threads: int = 2,
     except duckdb.Error as e:
         first = str(e).splitlines()[0][:200]
         raise StoreError(f"cannot open DuckDB file {path} ({first}); close the other writer, or "
-                         "if the file is corrupt move it aside and run `atlas init`") from e
+                         "if the file is corrupt or from another DuckDB version move it aside "
+                         "and run `atlas init`") from e
 
 
 def connect(config: AtlasConfig, read_only: bool = False) -> "duckdb.DuckDBPyConnection":

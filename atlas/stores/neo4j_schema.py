@@ -1,8 +1,9 @@
-"""Neo4j schema migrations: `migrations/neo4j/NNNN_name.cypher`, each applied once and recorded."""
+"""Neo4j schema: migrations `migrations/neo4j/NNNN_name.cypher`, each applied once and recorded."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,8 @@ from atlas.stores.migration_files import check_not_newer, list_migrations
 if TYPE_CHECKING:
     from neo4j import Driver
 
+log = logging.getLogger(__name__)
+
 NEO4J_MIGRATIONS = MIGRATIONS_DIR / "neo4j"
 
 _BOOTSTRAP = ("CREATE CONSTRAINT schema_migration_version IF NOT EXISTS "
@@ -20,6 +23,7 @@ _BOOTSTRAP = ("CREATE CONSTRAINT schema_migration_version IF NOT EXISTS "
 _APPLIED = "MATCH (m:SchemaMigration) RETURN m.version AS version ORDER BY version"
 _RECORD = ("MERGE (m:SchemaMigration {version: $version}) "
            "SET m.name = $name, m.applied_at = datetime($applied_at)")
+_AWAIT_INDEXES = "CALL db.awaitIndexes(300)"
 
 
 def applied_versions(driver: "Driver", database: str) -> list[int]:
@@ -55,3 +59,18 @@ def migrate(driver: "Driver", database: str = "neo4j",
         return applied
     except ne.Neo4jError as e:
         raise Neo4jError(f"Neo4j schema migration failed: {e.message}") from e
+
+
+def ensure_schema(driver: "Driver", database: str = "neo4j") -> None:
+    """Apply pending migrations (as `atlas init` does) and wait until every index is online.
+
+    For loaders and tests that need a queryable schema right now, e.g. after a bulk import.
+    """
+    from neo4j.exceptions import DriverError, Neo4jError as DriverNeo4jError
+
+    migrate(driver, database)
+    try:
+        driver.execute_query(_AWAIT_INDEXES, database_=database)
+    except (DriverError, DriverNeo4jError) as e:
+        raise Neo4jError(f"waiting for Neo4j indexes failed: {e}; check the server") from e
+    log.debug("neo4j schema ensured on database %s", database)

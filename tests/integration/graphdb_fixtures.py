@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from atlas.graphdb.cypher import ensure_schema
+from atlas.stores.neo4j_schema import ensure_schema
 from atlas.graphdb.loader import load_run
 from atlas.graphdb.synthetic import SyntheticSpec, generate_run
 

@@ -32,6 +32,18 @@ def test_read_only_open_of_a_missing_file_is_a_store_error(tmp_path: Path) -> No
     assert not (tmp_path / "none.duckdb").exists()
 
 
+def test_connect_creates_parent_folders(tmp_path: Path) -> None:
+    config = AtlasConfig(home=tmp_path, duckdb_path=tmp_path / "a" / "b" / "x.duckdb")
+    connect(config).close()
+    assert (tmp_path / "a" / "b" / "x.duckdb").exists()
+
+
+def test_unusable_parent_folder_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(StoreError, match="cannot create folder .*set duckdb_path"):
+        open_path(tmp_path / "file" / "sub" / "x.duckdb")
+
+
 def test_store_without_schema_says_run_init(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="atlas init"):
         FeatureStatsStore(open_path(tmp_path / "bare.duckdb"))

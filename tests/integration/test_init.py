@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,9 @@ from sqlalchemy import inspect, text
 from atlas.catalog import db
 from atlas.config import replace
 from atlas.errors import StoreError
-from atlas.initialize import init_atlas, open_duckdb
+from atlas.initialize import init_atlas
 from atlas.stores import duckdb_schema, neo4j_schema
+from atlas.stores.duckdb_store import connect
 
 
 def test_second_init_changes_nothing(atlas_config) -> None:
@@ -54,12 +56,26 @@ def test_neo4j_migrations_apply_once_and_refuse_newer(neo4j_driver, atlas_config
     assert neo4j_schema.applied_versions(neo4j_driver, db_name) == before
 
 
+def test_neo4j_schema_is_exactly_what_the_migrations_create(neo4j_driver, atlas_config) -> None:
+    """ensure_schema (loaders, bulk import) and `atlas init` share one source: the migrations."""
+    db_name = atlas_config.neo4j_database
+    neo4j_schema.ensure_schema(neo4j_driver, db_name)
+    text = "\n".join(p.read_text() for p in sorted(neo4j_schema.NEO4J_MIGRATIONS.glob("*.cypher")))
+    created = r"CREATE (?:CONSTRAINT|(?:FULLTEXT |VECTOR )?INDEX) (\w+) IF NOT EXISTS"
+    declared = set(re.findall(created, text)) | {"schema_migration_version"}
+    records, _, _ = neo4j_driver.execute_query(
+        "SHOW INDEXES YIELD name, type, state WHERE type <> 'LOOKUP' RETURN name, state",
+        database_=db_name)
+    assert {r["name"] for r in records} == declared
+    assert {r["state"] for r in records} == {"ONLINE"}
+
+
 def test_duckdb_migrations_apply_once_and_refuse_newer(tmp_path: Path, atlas_config) -> None:
     migrations = tmp_path / "duck"
     migrations.mkdir()
     (migrations / "0001_t.sql").write_text("CREATE TABLE t (x INTEGER);\nINSERT INTO t VALUES (1);\n")
     config = replace(atlas_config, duckdb_path=tmp_path / "x.duckdb")
-    con = open_duckdb(config)
+    con = connect(config)
     try:
         assert duckdb_schema.migrate(con, migrations) == ["0001_t"]
         assert duckdb_schema.migrate(con, migrations) == []
@@ -75,7 +91,7 @@ def test_failed_duckdb_migration_leaves_nothing(tmp_path: Path, atlas_config) ->
     migrations = tmp_path / "duck"
     migrations.mkdir()
     (migrations / "0001_bad.sql").write_text("CREATE TABLE ok (x INTEGER);\nCREATE TABLE oops (;\n")
-    con = open_duckdb(replace(atlas_config, duckdb_path=tmp_path / "y.duckdb"))
+    con = connect(replace(atlas_config, duckdb_path=tmp_path / "y.duckdb"))
     try:
         with pytest.raises(StoreError, match="DuckDB schema migration failed"):
             duckdb_schema.migrate(con, migrations)
@@ -90,7 +106,7 @@ def test_corrupt_duckdb_file_is_a_store_error(tmp_path: Path, atlas_config) -> N
     bad = tmp_path / "corrupt.duckdb"
     bad.write_bytes(b"this is not a duckdb file" * 1000)
     with pytest.raises(StoreError, match="move it aside"):
-        open_duckdb(replace(atlas_config, duckdb_path=bad))
+        connect(replace(atlas_config, duckdb_path=bad))
 
 
 def test_newer_catalog_is_refused(tmp_path: Path) -> None:
