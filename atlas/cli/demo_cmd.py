@@ -12,10 +12,10 @@ from atlas.demo.pipeline import DemoSettings
 
 
 
-def _setting(flag: str, name: str):  # noqa: ANN202
-    """A numeric option whose default and help come from DemoSettings (one source of truth)."""
+def _setting(flag: str, name: str, kind: type | click.ParamType = int):  # noqa: ANN202
+    """An option whose default and help come from DemoSettings (one source of truth)."""
     spec = next(f for f in dataclasses.fields(DemoSettings) if f.name == name)
-    return click.option(flag, name, type=int, default=spec.default, show_default=True,
+    return click.option(flag, name, type=kind, default=spec.default, show_default=True,
                         help=spec.metadata.get("help"))
 
 
@@ -26,11 +26,13 @@ def _setting(flag: str, name: str):  # noqa: ANN202
 @_setting("--seed", "seed")
 @_setting("--model-steps", "model_steps")
 @_setting("--transcoder-steps", "transcoder_steps")
+@_setting("--transcoder-kind", "transcoder_kind", click.Choice(["clt", "plt"]))
 @_setting("--threads", "threads")
 @_setting("--induction-prompts", "induction_prompts")
 @click.pass_context
 def demo(ctx: click.Context, out: str, fresh: bool, seed: int, model_steps: int,
-         transcoder_steps: int, threads: int, induction_prompts: int) -> None:
+         transcoder_steps: int, transcoder_kind: str, threads: int,
+         induction_prompts: int) -> None:
     """Train a tiny model on a world with planted two-hop facts, fit transcoders, ingest its
     prompts into Neo4j and DuckDB, and show the circuits the atlas finds.
 
@@ -42,7 +44,8 @@ def demo(ctx: click.Context, out: str, fresh: bool, seed: int, model_steps: int,
 
     base = get_config(ctx)
     settings = DemoSettings(out=Path(out), seed=seed, model_steps=model_steps,
-                            transcoder_steps=transcoder_steps, threads=threads,
+                            transcoder_steps=transcoder_steps,
+                            transcoder_kind=transcoder_kind, threads=threads,
                             induction_prompts=induction_prompts)
     if fresh:
         pipeline.reset(base, settings)

@@ -33,6 +33,9 @@ class DemoSettings:
     seed: int = field(default=0, metadata={"help": "Seed of corpus, model and transcoders."})
     model_steps: int = field(default=2000, metadata={"help": "Training steps of the tiny model."})
     transcoder_steps: int = field(default=5000, metadata={"help": "Transcoder training steps."})
+    transcoder_kind: str = field(default="clt", metadata={
+        "help": "clt (cross-layer: each feature writes to its own and every later layer) or plt "
+                "(per-layer)."})
     d_transcoder: int = field(default=128, metadata={"help": "Features per layer."})
     transcoder_k: int = field(default=8, metadata={"help": "TopK: active features per token."})
     threads: int = field(default=2, metadata={"help": "torch CPU threads."})
@@ -95,7 +98,8 @@ def build_model(settings: DemoSettings, progress: Stage) -> dict:
     return asdict(report)
 
 
-def build_transcoders(settings: DemoSettings, progress: Stage) -> dict:
+def build_transcoders(settings: DemoSettings, model_fingerprint: str, progress: Stage) -> dict:
+    """Train (or reuse) the transcoders; reused only when fitted to this model with this config."""
     from dataclasses import asdict
 
     from atlas.training.config import TrainConfig
@@ -103,11 +107,12 @@ def build_transcoders(settings: DemoSettings, progress: Stage) -> dict:
 
     out = settings.out / "transcoders"
     report_file = out / "training_report.json"
-    config = TrainConfig(kind="plt", activation="topk", k=settings.transcoder_k,
+    config = TrainConfig(kind=settings.transcoder_kind, activation="topk", k=settings.transcoder_k,
                          d_transcoder=settings.d_transcoder,
                          steps=settings.transcoder_steps, seed=settings.seed)
     marker = out / "demo_config.json"
-    wanted = json.dumps(asdict(config), sort_keys=True, default=str)
+    wanted = json.dumps({"model": model_fingerprint, "config": asdict(config)}, sort_keys=True,
+                        default=str)
     if report_file.exists() and marker.exists() and marker.read_text() == wanted:
         return json.loads(report_file.read_text())
     report = train_transcoders(settings.out / "model", settings.out / "model" / "corpus.jsonl",
@@ -116,6 +121,26 @@ def build_transcoders(settings: DemoSettings, progress: Stage) -> dict:
                                progress=lambda s, n, m: progress("transcoders", s, n, m))
     marker.write_text(wanted)
     return asdict(report)
+
+
+def _drop_stale_home(config: AtlasConfig, inputs: str) -> None:
+    """Delete the demo's atlas home when it was filled from other model or transcoders.
+
+    The home is derived data: a re-run with new settings must not answer from old graphs.
+    `inputs` (the transcoders' marker: model fingerprint and transcoder config) is stored in
+    the home once it is reset.
+    """
+    from atlas.neo4j import server
+
+    marker = config.home / "demo_inputs.json"
+    if marker.is_file() and marker.read_text() == inputs:
+        return
+    if config.home.exists():
+        log.info("demo inputs changed: rebuilding the atlas home %s", config.home)
+        server.stop(config)
+        shutil.rmtree(config.home)
+    config.home.mkdir(parents=True)
+    marker.write_text(inputs)
 
 
 def write_ingest_corpus(settings: DemoSettings) -> Path:
@@ -199,10 +224,11 @@ def run_demo(base: AtlasConfig, settings: DemoSettings, progress: Stage,
     torch.set_num_threads(max(1, settings.threads))
     settings.out.mkdir(parents=True, exist_ok=True)
     model_report = build_model(settings, progress)
-    transcoder_report = build_transcoders(settings, progress)
+    transcoder_report = build_transcoders(settings, model_report["fingerprint"], progress)
     config = atlas or demo_config(base, settings.out.resolve() / "home")
     if atlas is None:
         progress("stores", 0, 1, {})
+        _drop_stale_home(config, (settings.out / "transcoders" / "demo_config.json").read_text())
         server.start(config)
         init_atlas(config)
         progress("stores", 1, 1, {})
