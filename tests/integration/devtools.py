@@ -1,4 +1,4 @@
-"""Headless Chromium driven over `--remote-debugging-pipe` (DevTools protocol, standard library only).
+"""Headless Chromium driven over `--remote-debugging-pipe` (DevTools protocol, stdlib only).
 
 The page tests need clicks and typing, which `--dump-dom` cannot do. Chromium reads protocol
 commands on fd 3 and writes replies and events on fd 4, each a JSON object ended by a NUL byte;
