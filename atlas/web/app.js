@@ -1,25 +1,15 @@
 // The page's router: hash routes to views (search, feature, circuits, prompts, prompt graph, runs).
 
-import { api, featureLink, fmt, h, pager, promptLink, table } from "./dom.js";
+import { api, featureLink, fmt, h, pager, promptLink, query, table } from "./dom.js";
 import { featureView } from "./feature.js";
 import { promptView } from "./graph.js";
+import { initSearchForm, searchView } from "./search.js";
 
 const view = () => document.getElementById("view");
 
 function go(path, params) {
-  const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== null && v !== undefined && v !== ""));
+  const q = query(params);
   window.location.hash = `#${path}${q.toString() ? "?" + q : ""}`;
-}
-
-async function searchView(_, params) {
-  const q = params.get("q") || "";
-  const mode = params.get("mode") || "text";
-  const offset = Number(params.get("offset") || 0);
-  const page = await api("/api/search", { q, mode, offset, limit: 20 });
-  return h("section", {}, h("h2", {}, `Features matching “${q}” (${mode === "semantic" ? "meaning" : "words"})`),
-    page.results.length ? table(["feature", "label", "layer", "index", "score"],
-      page.results.map((r) => [featureLink(r.feature), r.label || "", r.layer, r.index, fmt(r.score)])) : h("p", {}, "No features found."),
-    pager(page, (o) => go("/search", { q, mode, offset: o })));
 }
 
 async function circuitsView(_, params) {
@@ -78,7 +68,7 @@ async function homeView() {
 const ROUTES = [
   [/^\/feature\/(.+)$/, (m, p) => featureView(decodeURIComponent(m[1]), p)],
   [/^\/prompt\/(.+)$/, (m, p) => promptView(decodeURIComponent(m[1]), p)],
-  [/^\/search$/, searchView], [/^\/circuits$/, circuitsView], [/^\/circuit$/, circuitView],
+  [/^\/search$/, (_, p) => searchView(p, go)], [/^\/circuits$/, circuitsView], [/^\/circuit$/, circuitView],
   [/^\/prompts$/, promptsView], [/^\/runs$/, runsView], [/^\/?$/, homeView],
 ];
 
@@ -95,9 +85,6 @@ async function render() {
   }
 }
 
-document.getElementById("search-form").addEventListener("submit", (e) => {
-  e.preventDefault();
-  go("/search", { q: document.getElementById("search-q").value, mode: document.getElementById("search-mode").value });
-});
+initSearchForm(go);
 window.addEventListener("hashchange", render);
 render();

@@ -31,11 +31,20 @@ export function s(tag, attrs = {}, ...children) {
 
 export class ApiError extends Error {}
 
+export function query(params) {
+  // Empty values are left out; an array value repeats its parameter (`text=a&text=b`).
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    for (const x of Array.isArray(v) ? v : [v]) {
+      if (x !== null && x !== undefined && x !== "") q.append(k, x);
+    }
+  }
+  return q;
+}
+
 export async function api(path, params = {}) {
   const url = new URL(path, window.location.origin);
-  for (const [k, v] of Object.entries(params)) {
-    if (v !== null && v !== undefined && v !== "") url.searchParams.set(k, v);
-  }
+  url.search = query(params).toString();
   const r = await fetch(url);
   const body = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
   if (!r.ok) throw new ApiError(body.error || `HTTP ${r.status}`);
@@ -44,8 +53,9 @@ export async function api(path, params = {}) {
 
 export const fmt = (x, d = 3) => (x === null || x === undefined ? "–" : Number(x).toFixed(d));
 
-export function featureLink(key, text) {
-  return h("a", { href: `#/feature/${encodeURIComponent(key)}` }, text ?? key);
+export function featureLink(key, text, run) {
+  const q = run ? `?run=${encodeURIComponent(run)}` : "";
+  return h("a", { href: `#/feature/${encodeURIComponent(key)}${q}` }, text ?? key);
 }
 
 export function promptLink(id, run) {

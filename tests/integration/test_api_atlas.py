@@ -43,8 +43,42 @@ class FilledAtlas:
     run_dir: Path
 
 
-def fill_atlas(base: AtlasConfig, driver, tmp: Path) -> FilledAtlas:
-    """Own DuckDB + catalog under `tmp`, the shared Neo4j wiped and loaded with SPEC."""
+BASELINE = [f"{who} {did} the {what}" for who in ("a cat", "my dog", "the bird", "one frog")
+            for did in ("saw", "found") for what in ("ball", "garden", "river")]
+"""The run's frozen prompts: the baseline of search by examples (24 short English texts)."""
+
+
+def run_model_files(home: Path, tmp: Path) -> tuple[Path, Path]:
+    """A tiny model and random transcoders for SPEC's run (its transcoder set's width, so the
+    keys search by examples returns are the synthetic features') and the run's prompts.parquet
+    under `home`; returns (model folder, transcoder folder)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from atlas.transcoders import random_transcoders, save_transcoders
+    from ingest.prepare import PROMPTS_FILE
+    from ingest.shards import run_dir
+    from tests.fixtures.tiny_models import D_MODEL, N_LAYERS, build_tiny_model
+
+    model = build_tiny_model("gpt2", tmp / "model")
+    tc = Path(save_transcoders(random_transcoders(N_LAYERS, D_MODEL, SPEC.n_features, seed=3),
+                               tmp / "transcoders"))
+    prompts = run_dir(home, SPEC.run) / PROMPTS_FILE
+    prompts.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.table({"prompt_id": [f"b{i:03d}" for i in range(len(BASELINE))],
+                      "text": BASELINE})
+    pq.write_table(table, tmp / PROMPTS_FILE)
+    (tmp / PROMPTS_FILE).replace(prompts)
+    return model, tc
+
+
+def fill_atlas(base: AtlasConfig, driver, tmp: Path, with_model: bool = False) -> FilledAtlas:
+    """Own DuckDB + catalog under `tmp`, the shared Neo4j wiped and loaded with SPEC.
+
+    `with_model`: the run's catalog record names a real tiny model and transcoder set (and its
+    prompts are frozen), so GET /api/search/examples works for it; otherwise those paths do not
+    exist and that endpoint answers the run's one-line "model folder is missing" error.
+    """
     from atlas.catalog.db import make_engine, session_factory
     from atlas.catalog.models import ShardState
     from atlas.catalog.runs import RunSpec, create_run
@@ -79,10 +113,12 @@ def fill_atlas(base: AtlasConfig, driver, tmp: Path) -> FilledAtlas:
                             lambda t: f" t{t}")
     finally:
         con.close()
+    model, tc = run_model_files(config.home, tmp) if with_model else (Path("/m"), Path("/t"))
     engine = make_engine(config.catalog_url_resolved)
     with session_factory(engine)() as session:
-        run = create_run(session, RunSpec(SPEC.run, "tiny", "/m", T, "/t", "plt", "corpus", "/c",
-                                          "jsonl", "0" * 64, SPEC.n_prompts, 12, {}))
+        run = create_run(session, RunSpec(SPEC.run, "tiny", str(model), T, str(tc), "plt",
+                                          "corpus", "/c", "jsonl", "0" * 64, SPEC.n_prompts, 12,
+                                          {"max_tokens": 24, "activation_batch": 8}))
         run.shards[0].state, run.shards[0].n_graphs = ShardState.loaded, 12
         session.commit()
     engine.dispose()
@@ -90,14 +126,14 @@ def fill_atlas(base: AtlasConfig, driver, tmp: Path) -> FilledAtlas:
 
 
 @contextlib.contextmanager
-def serve_filled_atlas(base: AtlasConfig, driver, tmp: Path):
+def serve_filled_atlas(base: AtlasConfig, driver, tmp: Path, with_model: bool = False):
     """Fill a small atlas under `tmp` and serve it on a free loopback port; yields the origin."""
     import uvicorn
 
     from atlas.api import create_app
     from tests.conftest import free_port
 
-    atlas = fill_atlas(base, driver, tmp)
+    atlas = fill_atlas(base, driver, tmp, with_model)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(atlas.config, lambda: word_embedder),
                                            host="127.0.0.1", port=port, log_level="warning"))

@@ -115,3 +115,12 @@ def test_circuits_view_links_features_and_prompts(origin, tmp_path):
 def test_search_view(origin, tmp_path):
     view = render(origin, "#/search?q=capital", tmp_path)
     assert PLANTED[0] in text(view)
+
+
+def test_search_by_examples_without_the_runs_model_shows_its_error_line(origin, tmp_path):
+    """This atlas's run names model folder /m, which does not exist: the API's one-line 400 is
+    the whole view, not an empty result list."""
+    view = render(origin, f"#/search?mode=examples&run={SPEC.run}&text=a+cat&text=a+dog", tmp_path)
+    errors = [n for n in walk(view) if n["attrs"].get("class") == "error"]
+    assert len(errors) == 1 and "model folder /m is missing" in text(errors[0]), view
+    assert not any(n["tag"] == "table" for n in walk(view))
