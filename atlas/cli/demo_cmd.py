@@ -38,7 +38,8 @@ def demo(ctx: click.Context, out: str, fresh: bool, seed: int, model_steps: int,
 
     Re-running reuses every stage already built; --fresh starts over.
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn)
 
     from atlas.demo import pipeline
 
@@ -51,7 +52,7 @@ def demo(ctx: click.Context, out: str, fresh: bool, seed: int, model_steps: int,
         pipeline.reset(base, settings)
     tasks: dict[str, int] = {}
     with Progress(TextColumn("[bold]{task.description:<12}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total}"), TextColumn("{task.fields[info]}"),
+                  MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                   TimeElapsedColumn()) as bar:
         def progress(stage: str, done: int, total: int, info: dict) -> None:
             if stage not in tasks:

@@ -161,6 +161,7 @@ def ingest_prompts(config: AtlasConfig, settings: DemoSettings, progress: Stage)
     from ingest import job
     from ingest.labeling import label_run
     from ingest.load import StoreSinks, load_run
+    from ingest.progress import prompts_left
     from ingest.settings import IngestSettings
 
     spec = IngestSettings(model=str(settings.out / "model"),
@@ -173,10 +174,11 @@ def ingest_prompts(config: AtlasConfig, settings: DemoSettings, progress: Stage)
         if "already exists" not in str(e):
             raise
     seen = {"prompts": 0}
+    left = prompts_left(config, RUN)
 
     def on_prompt(_n: int, _failed: bool) -> None:
         seen["prompts"] += 1
-        progress("ingest", seen["prompts"], 0, {})
+        progress("ingest", seen["prompts"], left, {})
 
     tset = job.transcoder_set_name(spec)
     with StoreSinks(config, RUN, tset) as sinks:

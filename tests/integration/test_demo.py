@@ -28,7 +28,14 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def demo(atlas_config, tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
+def progress_calls() -> list[tuple[str, int, int]]:
+    """(stage, done, total) of every progress report the demo fixture's build made."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def demo(atlas_config, tmp_path_factory: pytest.TempPathFactory,
+         progress_calls: list[tuple[str, int, int]]) -> DemoResult:
     """The demo built into the session's atlas: default model and transcoders (smaller ones do
     not solve both tasks), 40 induction prompts instead of 200 to keep the ingest short.
 
@@ -38,7 +45,9 @@ def demo(atlas_config, tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
     cache = os.environ.get("ATLAS_TEST_DEMO_DIR")
     out = Path(cache) if cache else tmp_path_factory.mktemp("demo")
     settings = DemoSettings(out=out, induction_prompts=40)
-    return run_demo(atlas_config, settings, lambda *_: None, atlas=atlas_config)
+    return run_demo(atlas_config, settings,
+                    lambda stage, done, total, _info: progress_calls.append((stage, done, total)),
+                    atlas=atlas_config)
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +68,14 @@ def test_model_solves_both_tasks(demo: DemoResult) -> None:
         splits = {k: v for k, v in accuracy.items() if k.startswith(f"{task}:")}
         assert "test" in {k.split(":")[1] for k in splits}, splits
         assert all(v >= 0.95 for v in splits.values()), splits
+
+
+def test_ingest_progress_counts_to_its_total(demo: DemoResult, prompts: dict[str, dict],
+                                             progress_calls: list[tuple[str, int, int]]) -> None:
+    ingest = [(done, total) for stage, done, total in progress_calls if stage == "ingest"]
+    assert ingest, "the ingest stage reported no progress"
+    assert {total for _, total in ingest} == {len(prompts)}
+    assert [done for done, _ in ingest] == list(range(1, len(prompts) + 1))
 
 
 def _top_example_tokens(atlas_config, key: str) -> list[str]:
