@@ -11,7 +11,6 @@ from atlas.cli.main import get_config
 from atlas.demo.pipeline import DemoSettings
 
 
-
 def _setting(flag: str, name: str, kind: type | click.ParamType = int):  # noqa: ANN202
     """An option whose default and help come from DemoSettings (one source of truth)."""
     spec = next(f for f in dataclasses.fields(DemoSettings) if f.name == name)
