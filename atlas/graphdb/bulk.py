@@ -191,8 +191,8 @@ def bulk_load(config, runs: list[Path], csv_dir: Path) -> BulkStats:
     import pyarrow.parquet as pq
 
     from atlas.errors import Neo4jError
-    from atlas.stores.neo4j_schema import ensure_schema
     from atlas.neo4j import client, runtime, server
+    from atlas.stores.neo4j_schema import ensure_schema
 
     if config.uses_external_neo4j:
         raise Neo4jError("bulk loading needs the managed Neo4j (it stops the server and writes "

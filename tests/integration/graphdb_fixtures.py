@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from atlas.stores.neo4j_schema import ensure_schema
 from atlas.graphdb.loader import load_run
 from atlas.graphdb.synthetic import SyntheticSpec, generate_run
+from atlas.stores.neo4j_schema import ensure_schema
 
 
 def wipe(driver, database: str) -> None:
