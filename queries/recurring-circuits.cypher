@@ -43,10 +43,12 @@ WITH scope, seed_len >= $min_length AND seed_len <= $max_length AS seeds_count,
 // Without a prompt scope a seed's support is its `support` property: read the bound from the
 // relationship index before touching any prompt list.
 WITH scope, seeds_count, by_graphs,
-     COLLECT { MATCH ()-[r:AGG]->() WHERE $token IS NULL AND r.support >= $min_prompts
+     COLLECT { WITH CASE WHEN scope IS NULL AND $token IS NULL THEN $min_prompts END AS lo
+               MATCH ()-[r:AGG]->() WHERE r.support >= lo
                RETURN r.support AS s ORDER BY s DESC LIMIT $limit
                UNION ALL
-               MATCH ()-[r:AGG_OUT]->(:Token {token_id: $token}) WHERE r.support >= $min_prompts
+               WITH CASE WHEN scope IS NULL THEN $min_prompts END AS lo
+               MATCH ()-[r:AGG_OUT]->(:Token {token_id: $token}) WHERE r.support >= lo
                RETURN r.support AS s ORDER BY s DESC LIMIT $limit } AS top0
 WITH scope, seeds_count, by_graphs,
      CASE WHEN scope IS NULL AND seeds_count AND $limit > 0 AND size(top0) >= $limit
@@ -55,47 +57,42 @@ WITH scope, seeds_count, by_graphs,
 // `pairs`: with a scope, the feature pairs with at least min_prompts prompts in it ({a, b, ps}).
 CALL (scope, by_graphs) {
   CALL (scope, by_graphs) {
-    WITH scope, by_graphs WHERE scope IS NOT NULL AND by_graphs
+    WITH by_graphs WHERE by_graphs AND ($token IS NULL OR $max_length > 1)
     MATCH (p:Prompt) WHERE p.prompt_id IN $prompts
     MATCH (p)-[:HAS]->(g1)-[:ATTR]->(g2), (g1)-[:OF]->(a:Feature), (g2)-[:OF]->(b:Feature)
     WITH DISTINCT p.pn AS pn, a, b
     WITH a, b, collect(pn) AS ps WHERE size(ps) >= $min_prompts
     RETURN a, b, ps
     UNION ALL
-    WITH scope, by_graphs WHERE scope IS NOT NULL AND NOT by_graphs
-    MATCH (a:Feature)-[r:AGG]->(b:Feature) WHERE r.support >= $min_prompts
+    WITH scope, CASE WHEN scope IS NOT NULL AND NOT by_graphs AND ($token IS NULL OR $max_length > 1)
+                     THEN $min_prompts END AS lo
+    MATCH (a:Feature)-[r:AGG]->(b:Feature) WHERE r.support >= lo
     WITH a, b, [x IN r.prompts WHERE x IN scope] AS ps WHERE size(ps) >= $min_prompts
     RETURN a, b, ps
   }
   RETURN collect({a: a, b: b, ps: ps}) AS pairs0
 }
 WITH scope, seeds_count, by_graphs, b0, CASE WHEN scope IS NULL THEN null ELSE pairs0 END AS pairs
-// Seeds as paths {fs: features, hops: AGG/AGG_OUT relationships (null with a scope), ps}.
+// Seeds as paths {fs: features, hops: their AGG/AGG_OUT relationships (null for a pair from
+// `pairs`), ps: prompts}.
 CALL (scope, by_graphs, b0, pairs) {
   CALL (scope, by_graphs, b0, pairs) {
-    WITH scope, b0 WHERE scope IS NULL AND $token IS NULL
-    MATCH (a:Feature)-[r:AGG]->(b:Feature) WHERE r.support >= b0
+    WITH CASE WHEN scope IS NULL AND $token IS NULL THEN b0 END AS lo
+    MATCH (a:Feature)-[r:AGG]->(b:Feature) WHERE r.support >= lo
     RETURN [a, b] AS fs, [r] AS hops, [x IN r.prompts | x] AS ps
     UNION ALL
-    WITH scope, b0 WHERE scope IS NULL
-    MATCH (b:Feature)-[r:AGG_OUT]->(:Token {token_id: $token}) WHERE r.support >= b0
+    WITH CASE WHEN scope IS NULL THEN b0 END AS lo
+    MATCH (b:Feature)-[r:AGG_OUT]->(:Token {token_id: $token}) WHERE r.support >= lo
     RETURN [b] AS fs, [r] AS hops, [x IN r.prompts | x] AS ps
     UNION ALL
     UNWIND CASE WHEN $token IS NULL THEN pairs ELSE [] END AS e
-    RETURN [e.a, e.b] AS fs, null AS hops, e.ps AS ps
+    RETURN [e.a, e.b] AS fs, [null] AS hops, e.ps AS ps
     UNION ALL
-    WITH scope, by_graphs, b0 WHERE scope IS NOT NULL AND by_graphs
-    MATCH (p:Prompt) WHERE p.prompt_id IN $prompts
-    MATCH (p)-[:HAS]->(g1)-[:ATTR]->(g2)-[:OF]->(:Token {token_id: $token}),
-          (g1)-[:OF]->(b:Feature)
-    WITH DISTINCT p.pn AS pn, b, b0
-    WITH b, b0, collect(pn) AS ps WHERE size(ps) >= b0
-    RETURN [b] AS fs, null AS hops, ps
-    UNION ALL
-    WITH scope, by_graphs, b0 WHERE scope IS NOT NULL AND NOT by_graphs
-    MATCH (b:Feature)-[r:AGG_OUT]->(:Token {token_id: $token}) WHERE r.support >= b0
-    WITH b, b0, [x IN r.prompts WHERE x IN scope] AS ps WHERE size(ps) >= b0
-    RETURN [b] AS fs, null AS hops, ps
+    // a token's own hops are few: filter their lists by the scope
+    WITH scope, b0, CASE WHEN scope IS NOT NULL THEN b0 END AS lo
+    MATCH (b:Feature)-[r:AGG_OUT]->(:Token {token_id: $token}) WHERE r.support >= lo
+    WITH b, r, b0, [x IN r.prompts WHERE x IN scope] AS ps WHERE size(ps) >= b0
+    RETURN [b] AS fs, [r] AS hops, ps
   }
   RETURN collect({fs: fs, hops: hops, ps: ps}) AS seeds
 }
@@ -148,8 +145,7 @@ CALL (pairs, frontier1, found1, top1, b1) {
                    THEN t[-1] ELSE acc.b END,
            top: t,
            out: acc.out + [{fs: [c.x] + live[c.i].fs,
-                            hops: CASE WHEN c.r IS NULL THEN null
-                                       ELSE [c.r] + live[c.i].hops END, ps: ps}]}])
+                            hops: [c.r] + live[c.i].hops, ps: ps}]}])
        END]) END) AS res
   WITH counts, res, [q IN res.out WHERE size(q.ps) >= res.b] AS next
   RETURN next AS frontier2, res.b AS b2, res.top AS top2,
@@ -196,8 +192,7 @@ CALL (pairs, frontier2, found2, top2, b2) {
                    THEN t[-1] ELSE acc.b END,
            top: t,
            out: acc.out + [{fs: [c.x] + live[c.i].fs,
-                            hops: CASE WHEN c.r IS NULL THEN null
-                                       ELSE [c.r] + live[c.i].hops END, ps: ps}]}])
+                            hops: [c.r] + live[c.i].hops, ps: ps}]}])
        END]) END) AS res
   WITH counts, res, [q IN res.out WHERE size(q.ps) >= res.b] AS next
   RETURN next AS frontier3, res.b AS b3, res.top AS top3,
@@ -244,8 +239,7 @@ CALL (pairs, frontier3, found3, top3, b3) {
                    THEN t[-1] ELSE acc.b END,
            top: t,
            out: acc.out + [{fs: [c.x] + live[c.i].fs,
-                            hops: CASE WHEN c.r IS NULL THEN null
-                                       ELSE [c.r] + live[c.i].hops END, ps: ps}]}])
+                            hops: [c.r] + live[c.i].hops, ps: ps}]}])
        END]) END) AS res
   WITH counts, res, [q IN res.out WHERE size(q.ps) >= res.b] AS next
   RETURN next AS frontier4, res.b AS b4, res.top AS top4,
@@ -254,21 +248,16 @@ CALL (pairs, frontier3, found3, top3, b3) {
 WITH [q IN found4 WHERE size(q.ps) >= b4] AS best
 UNWIND best AS q
 WITH q.fs AS fs, q.hops AS hops0, q.ps AS ps, size(q.ps) AS support
-// With a scope the paths carry no relationships: look the hops up for the rows left.
+// With a scope the paths know no feature -> feature relationships (null): look them up for the
+// rows left.
 CALL (fs, hops0) {
-  UNWIND CASE WHEN hops0 IS NULL THEN range(0, size(fs) - 2) ELSE [] END AS k
+  UNWIND [k IN range(0, size(hops0) - 1) WHERE hops0[k] IS NULL] AS k
   WITH k, fs[k] AS a, fs[k + 1] AS b
   MATCH (a)-[r:AGG]->(b)
-  WITH k, r ORDER BY k
-  RETURN collect(r) AS fhops
+  RETURN collect({k: k, r: r}) AS looked_up
 }
-CALL (fs, hops0) {
-  WITH fs, hops0 WHERE hops0 IS NULL AND $token IS NOT NULL
-  WITH fs[-1] AS b
-  MATCH (b)-[r:AGG_OUT]->(:Token {token_id: $token})
-  RETURN collect(r) AS thops
-}
-WITH fs, ps, support, CASE WHEN hops0 IS NULL THEN fhops + thops ELSE hops0 END AS hops
+WITH fs, ps, support, [k IN range(0, size(hops0) - 1) |
+                       coalesce(hops0[k], head([e IN looked_up WHERE e.k = k | e.r]))] AS hops
 WITH fs, ps, hops, support,
      reduce(s = 0.0, r IN hops | s + r.sum / r.count) / size(hops) AS mean_weight,
      reduce(s = 0.0, r IN hops | s + r.sum_abs / r.count) / size(hops) AS mean_abs_weight
