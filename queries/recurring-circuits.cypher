@@ -64,8 +64,8 @@ CALL (scope, by_graphs) {
     WITH a, b, collect(pn) AS ps WHERE size(ps) >= $min_prompts
     RETURN a, b, ps
     UNION ALL
-    WITH scope, CASE WHEN scope IS NOT NULL AND NOT by_graphs AND ($token IS NULL OR $max_length > 1)
-                     THEN $min_prompts END AS lo
+    WITH scope, CASE WHEN scope IS NOT NULL AND NOT by_graphs
+                          AND ($token IS NULL OR $max_length > 1) THEN $min_prompts END AS lo
     MATCH (a:Feature)-[r:AGG]->(b:Feature) WHERE r.support >= lo
     WITH a, b, [x IN r.prompts WHERE x IN scope] AS ps WHERE size(ps) >= $min_prompts
     RETURN a, b, ps
@@ -98,18 +98,25 @@ CALL (scope, by_graphs, b0, pairs) {
 }
 // `found`: every valid path counted so far; `top`: the `limit` best supports among them
 // (descending); `frontier`: the last level's paths, to extend.
-WITH pairs, b0, seeds AS frontier1, CASE WHEN seeds_count THEN seeds ELSE [] END AS found1
-WITH pairs, b0, frontier1, found1,
-     COLLECT { UNWIND found1 AS q RETURN size(q.ps) AS s ORDER BY s DESC LIMIT $limit } AS top1
-WITH pairs, frontier1, found1, top1,
-     CASE WHEN $limit > 0 AND size(top1) >= $limit AND top1[-1] > b0 THEN top1[-1]
-          ELSE b0 END AS b1
+WITH scope, pairs, b0, seeds AS frontier1, CASE WHEN seeds_count THEN seeds ELSE [] END AS found1
+// The limit-th largest value of a list is a percentileDisc, and `top` is sorted by insertion:
+// no ORDER BY while the levels' lists are in scope (the server charges them to every sorted row).
+CALL (found1) {
+  WITH CASE WHEN $limit > 0 AND size(found1) >= $limit THEN found1 ELSE [] END AS vs
+  UNWIND vs AS q
+  WITH size(q.ps) AS v, size(vs) AS n
+  RETURN percentileDisc(v, (n - $limit + 0.5) / n) AS kth1
+}
+WITH scope, pairs, frontier1, found1, CASE WHEN kth1 > b0 THEN kth1 ELSE b0 END AS b1
+WITH scope, pairs, frontier1, found1, b1,
+     reduce(t = [], v IN [q IN found1 WHERE size(q.ps) >= b1 | size(q.ps)] |
+            ([x IN t WHERE x >= v] + [v] + [x IN t WHERE x < v])[..$limit]) AS top1
 // Extension level 1 (paths of at most 4 features: three levels, the same subquery each time).
 CALL (pairs, frontier1, found1, top1, b1) {
   WITH pairs, [q IN frontier1 WHERE size(q.fs) < $max_length AND size(q.ps) >= b1] AS live,
        b1 AS b, top1 AS top
   // candidates {i: prefix, x: new first feature, r: its AGG hop (no scope), hl: the hop's scope
-  // list (scope), ub: upper bound}, best first
+  // list (scope), ub: upper bound}
   CALL (pairs, live, b) {
     CALL (pairs, live, b) {
       UNWIND CASE WHEN pairs IS NULL THEN range(0, size(live) - 1) ELSE [] END AS i
@@ -127,27 +134,47 @@ CALL (pairs, frontier1, found1, top1, b1) {
       RETURN q.i AS i, g.e.a AS x, null AS r, g.e.ps AS hl, size(g.e.ps) AS hs
     }
     WITH i, x, r, hl, CASE WHEN hs < size(live[i].ps) THEN hs ELSE size(live[i].ps) END AS ub
-    ORDER BY ub DESC
-    RETURN collect({i: i, x: x, r: r, hl: hl, ub: ub}) AS cands
+    RETURN collect({i: i, x: x, r: r, hl: hl, ub: ub}) AS cands0
   }
-  WITH live, b, top, cands, size(live) > 0 AND size(live[0].fs) + 1 >= $min_length AS counts
-  // count best-first; a counted valid path enters `top`, which may raise the bound
-  WITH counts, reduce(acc = {b: b, top: top, out: []}, c IN cands |
-    CASE WHEN c.ub < acc.b THEN acc ELSE head(
-      [ps IN [[x IN CASE WHEN c.hl IS NULL THEN c.r.prompts ELSE c.hl END
-               WHERE x IN live[c.i].ps]] |
-       CASE WHEN size(ps) < acc.b THEN acc ELSE head(
-         [t IN [CASE WHEN counts
-                     THEN ([v IN acc.top WHERE v >= size(ps)] + [size(ps)] +
-                           [v IN acc.top WHERE v < size(ps)])[..$limit]
-                     ELSE acc.top END] |
-          {b: CASE WHEN counts AND $limit > 0 AND size(t) >= $limit AND t[-1] > acc.b
-                   THEN t[-1] ELSE acc.b END,
-           top: t,
-           out: acc.out + [{fs: [c.x] + live[c.i].fs,
-                            hops: [c.r] + live[c.i].hops, ps: ps}]}])
-       END]) END) AS res
-  WITH counts, res, [q IN res.out WHERE size(q.ps) >= res.b] AS next
+  // counting order: one prefix's candidates together (its list's IN set is then built once),
+  // prefixes by support, each by upper bound: about as few counts as a pure best-first order.
+  // Only indices are sorted (a sort counts the memory of every value its rows hold).
+  CALL (live, cands0) {
+    UNWIND range(0, size(cands0) - 1) AS j
+    WITH j, cands0[j].i AS i, cands0[j].ub AS ub
+    WITH j, i, ub, size(live[i].ps) AS n
+    ORDER BY n DESC, i, ub DESC
+    RETURN collect(j) AS order
+  }
+  WITH live, b, top, cands0, order, size(live) > 0 AND size(live[0].fs) + 1 >= $min_length AS counts
+  // At a level that counts, best-first: a counted valid path enters `top`, which may raise the
+  // bound. `out` keeps only candidate indices and supports: the server charges every value a
+  // reduce step builds until the reduce ends, so steps must stay small.
+  WITH live, b, cands0, counts, CASE WHEN NOT counts THEN {b: b, top: top, out: null} ELSE
+    reduce(acc = {b: b, top: top, out: []}, j IN order |
+      CASE WHEN cands0[j].ub < acc.b THEN acc ELSE head(
+        [s IN [size([x IN CASE WHEN cands0[j].hl IS NULL THEN cands0[j].r.prompts
+                                ELSE cands0[j].hl END
+                     WHERE x IN live[cands0[j].i].ps])] |
+         CASE WHEN s < acc.b THEN acc ELSE head(
+           [t IN [([v IN acc.top WHERE v >= s] + [s] + [v IN acc.top WHERE v < s])[..$limit]] |
+            head([nb IN [CASE WHEN $limit > 0 AND size(t) >= $limit AND t[-1] > acc.b
+                              THEN t[-1] ELSE acc.b END] |
+                  {b: nb, top: t,
+                   out: CASE WHEN nb > acc.b THEN [e IN acc.out WHERE e.s >= nb]
+                             ELSE acc.out END + [{j: j, s: s}]}])])
+         END]) END) END AS res
+  // the paths themselves: below min_length every candidate that reaches the bound (nothing
+  // raises it), else the counted ones still at the final bound (counted again)
+  CALL (live, b, cands0, counts, res) {
+    UNWIND CASE WHEN counts THEN [e IN res.out WHERE e.s >= res.b | e.j]
+                ELSE [j IN range(0, size(cands0) - 1) WHERE cands0[j].ub >= b] END AS j
+    WITH cands0[j] AS c
+    WITH c, [x IN CASE WHEN c.hl IS NULL THEN c.r.prompts ELSE c.hl END
+             WHERE x IN live[c.i].ps] AS ps
+    WHERE size(ps) >= res.b
+    RETURN collect({fs: [c.x] + live[c.i].fs, hops: [c.r] + live[c.i].hops, ps: ps}) AS next
+  }
   RETURN next AS frontier2, res.b AS b2, res.top AS top2,
          found1 + CASE WHEN counts THEN next ELSE [] END AS found2
 }
@@ -156,7 +183,7 @@ CALL (pairs, frontier2, found2, top2, b2) {
   WITH pairs, [q IN frontier2 WHERE size(q.fs) < $max_length AND size(q.ps) >= b2] AS live,
        b2 AS b, top2 AS top
   // candidates {i: prefix, x: new first feature, r: its AGG hop (no scope), hl: the hop's scope
-  // list (scope), ub: upper bound}, best first
+  // list (scope), ub: upper bound}
   CALL (pairs, live, b) {
     CALL (pairs, live, b) {
       UNWIND CASE WHEN pairs IS NULL THEN range(0, size(live) - 1) ELSE [] END AS i
@@ -174,27 +201,47 @@ CALL (pairs, frontier2, found2, top2, b2) {
       RETURN q.i AS i, g.e.a AS x, null AS r, g.e.ps AS hl, size(g.e.ps) AS hs
     }
     WITH i, x, r, hl, CASE WHEN hs < size(live[i].ps) THEN hs ELSE size(live[i].ps) END AS ub
-    ORDER BY ub DESC
-    RETURN collect({i: i, x: x, r: r, hl: hl, ub: ub}) AS cands
+    RETURN collect({i: i, x: x, r: r, hl: hl, ub: ub}) AS cands0
   }
-  WITH live, b, top, cands, size(live) > 0 AND size(live[0].fs) + 1 >= $min_length AS counts
-  // count best-first; a counted valid path enters `top`, which may raise the bound
-  WITH counts, reduce(acc = {b: b, top: top, out: []}, c IN cands |
-    CASE WHEN c.ub < acc.b THEN acc ELSE head(
-      [ps IN [[x IN CASE WHEN c.hl IS NULL THEN c.r.prompts ELSE c.hl END
-               WHERE x IN live[c.i].ps]] |
-       CASE WHEN size(ps) < acc.b THEN acc ELSE head(
-         [t IN [CASE WHEN counts
-                     THEN ([v IN acc.top WHERE v >= size(ps)] + [size(ps)] +
-                           [v IN acc.top WHERE v < size(ps)])[..$limit]
-                     ELSE acc.top END] |
-          {b: CASE WHEN counts AND $limit > 0 AND size(t) >= $limit AND t[-1] > acc.b
-                   THEN t[-1] ELSE acc.b END,
-           top: t,
-           out: acc.out + [{fs: [c.x] + live[c.i].fs,
-                            hops: [c.r] + live[c.i].hops, ps: ps}]}])
-       END]) END) AS res
-  WITH counts, res, [q IN res.out WHERE size(q.ps) >= res.b] AS next
+  // counting order: one prefix's candidates together (its list's IN set is then built once),
+  // prefixes by support, each by upper bound: about as few counts as a pure best-first order.
+  // Only indices are sorted (a sort counts the memory of every value its rows hold).
+  CALL (live, cands0) {
+    UNWIND range(0, size(cands0) - 1) AS j
+    WITH j, cands0[j].i AS i, cands0[j].ub AS ub
+    WITH j, i, ub, size(live[i].ps) AS n
+    ORDER BY n DESC, i, ub DESC
+    RETURN collect(j) AS order
+  }
+  WITH live, b, top, cands0, order, size(live) > 0 AND size(live[0].fs) + 1 >= $min_length AS counts
+  // At a level that counts, best-first: a counted valid path enters `top`, which may raise the
+  // bound. `out` keeps only candidate indices and supports: the server charges every value a
+  // reduce step builds until the reduce ends, so steps must stay small.
+  WITH live, b, cands0, counts, CASE WHEN NOT counts THEN {b: b, top: top, out: null} ELSE
+    reduce(acc = {b: b, top: top, out: []}, j IN order |
+      CASE WHEN cands0[j].ub < acc.b THEN acc ELSE head(
+        [s IN [size([x IN CASE WHEN cands0[j].hl IS NULL THEN cands0[j].r.prompts
+                                ELSE cands0[j].hl END
+                     WHERE x IN live[cands0[j].i].ps])] |
+         CASE WHEN s < acc.b THEN acc ELSE head(
+           [t IN [([v IN acc.top WHERE v >= s] + [s] + [v IN acc.top WHERE v < s])[..$limit]] |
+            head([nb IN [CASE WHEN $limit > 0 AND size(t) >= $limit AND t[-1] > acc.b
+                              THEN t[-1] ELSE acc.b END] |
+                  {b: nb, top: t,
+                   out: CASE WHEN nb > acc.b THEN [e IN acc.out WHERE e.s >= nb]
+                             ELSE acc.out END + [{j: j, s: s}]}])])
+         END]) END) END AS res
+  // the paths themselves: below min_length every candidate that reaches the bound (nothing
+  // raises it), else the counted ones still at the final bound (counted again)
+  CALL (live, b, cands0, counts, res) {
+    UNWIND CASE WHEN counts THEN [e IN res.out WHERE e.s >= res.b | e.j]
+                ELSE [j IN range(0, size(cands0) - 1) WHERE cands0[j].ub >= b] END AS j
+    WITH cands0[j] AS c
+    WITH c, [x IN CASE WHEN c.hl IS NULL THEN c.r.prompts ELSE c.hl END
+             WHERE x IN live[c.i].ps] AS ps
+    WHERE size(ps) >= res.b
+    RETURN collect({fs: [c.x] + live[c.i].fs, hops: [c.r] + live[c.i].hops, ps: ps}) AS next
+  }
   RETURN next AS frontier3, res.b AS b3, res.top AS top3,
          found2 + CASE WHEN counts THEN next ELSE [] END AS found3
 }
@@ -203,7 +250,7 @@ CALL (pairs, frontier3, found3, top3, b3) {
   WITH pairs, [q IN frontier3 WHERE size(q.fs) < $max_length AND size(q.ps) >= b3] AS live,
        b3 AS b, top3 AS top
   // candidates {i: prefix, x: new first feature, r: its AGG hop (no scope), hl: the hop's scope
-  // list (scope), ub: upper bound}, best first
+  // list (scope), ub: upper bound}
   CALL (pairs, live, b) {
     CALL (pairs, live, b) {
       UNWIND CASE WHEN pairs IS NULL THEN range(0, size(live) - 1) ELSE [] END AS i
@@ -221,33 +268,52 @@ CALL (pairs, frontier3, found3, top3, b3) {
       RETURN q.i AS i, g.e.a AS x, null AS r, g.e.ps AS hl, size(g.e.ps) AS hs
     }
     WITH i, x, r, hl, CASE WHEN hs < size(live[i].ps) THEN hs ELSE size(live[i].ps) END AS ub
-    ORDER BY ub DESC
-    RETURN collect({i: i, x: x, r: r, hl: hl, ub: ub}) AS cands
+    RETURN collect({i: i, x: x, r: r, hl: hl, ub: ub}) AS cands0
   }
-  WITH live, b, top, cands, size(live) > 0 AND size(live[0].fs) + 1 >= $min_length AS counts
-  // count best-first; a counted valid path enters `top`, which may raise the bound
-  WITH counts, reduce(acc = {b: b, top: top, out: []}, c IN cands |
-    CASE WHEN c.ub < acc.b THEN acc ELSE head(
-      [ps IN [[x IN CASE WHEN c.hl IS NULL THEN c.r.prompts ELSE c.hl END
-               WHERE x IN live[c.i].ps]] |
-       CASE WHEN size(ps) < acc.b THEN acc ELSE head(
-         [t IN [CASE WHEN counts
-                     THEN ([v IN acc.top WHERE v >= size(ps)] + [size(ps)] +
-                           [v IN acc.top WHERE v < size(ps)])[..$limit]
-                     ELSE acc.top END] |
-          {b: CASE WHEN counts AND $limit > 0 AND size(t) >= $limit AND t[-1] > acc.b
-                   THEN t[-1] ELSE acc.b END,
-           top: t,
-           out: acc.out + [{fs: [c.x] + live[c.i].fs,
-                            hops: [c.r] + live[c.i].hops, ps: ps}]}])
-       END]) END) AS res
-  WITH counts, res, [q IN res.out WHERE size(q.ps) >= res.b] AS next
+  // counting order: one prefix's candidates together (its list's IN set is then built once),
+  // prefixes by support, each by upper bound: about as few counts as a pure best-first order.
+  // Only indices are sorted (a sort counts the memory of every value its rows hold).
+  CALL (live, cands0) {
+    UNWIND range(0, size(cands0) - 1) AS j
+    WITH j, cands0[j].i AS i, cands0[j].ub AS ub
+    WITH j, i, ub, size(live[i].ps) AS n
+    ORDER BY n DESC, i, ub DESC
+    RETURN collect(j) AS order
+  }
+  WITH live, b, top, cands0, order, size(live) > 0 AND size(live[0].fs) + 1 >= $min_length AS counts
+  // At a level that counts, best-first: a counted valid path enters `top`, which may raise the
+  // bound. `out` keeps only candidate indices and supports: the server charges every value a
+  // reduce step builds until the reduce ends, so steps must stay small.
+  WITH live, b, cands0, counts, CASE WHEN NOT counts THEN {b: b, top: top, out: null} ELSE
+    reduce(acc = {b: b, top: top, out: []}, j IN order |
+      CASE WHEN cands0[j].ub < acc.b THEN acc ELSE head(
+        [s IN [size([x IN CASE WHEN cands0[j].hl IS NULL THEN cands0[j].r.prompts
+                                ELSE cands0[j].hl END
+                     WHERE x IN live[cands0[j].i].ps])] |
+         CASE WHEN s < acc.b THEN acc ELSE head(
+           [t IN [([v IN acc.top WHERE v >= s] + [s] + [v IN acc.top WHERE v < s])[..$limit]] |
+            head([nb IN [CASE WHEN $limit > 0 AND size(t) >= $limit AND t[-1] > acc.b
+                              THEN t[-1] ELSE acc.b END] |
+                  {b: nb, top: t,
+                   out: CASE WHEN nb > acc.b THEN [e IN acc.out WHERE e.s >= nb]
+                             ELSE acc.out END + [{j: j, s: s}]}])])
+         END]) END) END AS res
+  // the paths themselves: below min_length every candidate that reaches the bound (nothing
+  // raises it), else the counted ones still at the final bound (counted again)
+  CALL (live, b, cands0, counts, res) {
+    UNWIND CASE WHEN counts THEN [e IN res.out WHERE e.s >= res.b | e.j]
+                ELSE [j IN range(0, size(cands0) - 1) WHERE cands0[j].ub >= b] END AS j
+    WITH cands0[j] AS c
+    WITH c, [x IN CASE WHEN c.hl IS NULL THEN c.r.prompts ELSE c.hl END
+             WHERE x IN live[c.i].ps] AS ps
+    WHERE size(ps) >= res.b
+    RETURN collect({fs: [c.x] + live[c.i].fs, hops: [c.r] + live[c.i].hops, ps: ps}) AS next
+  }
   RETURN next AS frontier4, res.b AS b4, res.top AS top4,
          found3 + CASE WHEN counts THEN next ELSE [] END AS found4
 }
-WITH [q IN found4 WHERE size(q.ps) >= b4] AS best
-UNWIND best AS q
-WITH q.fs AS fs, q.hops AS hops0, q.ps AS ps, size(q.ps) AS support
+UNWIND [q IN found4 WHERE size(q.ps) >= b4] AS q
+WITH scope, q.fs AS fs, q.hops AS hops0, size(q.ps) AS support
 // With a scope the paths know no feature -> feature relationships (null): look them up for the
 // rows left.
 CALL (fs, hops0) {
@@ -256,16 +322,27 @@ CALL (fs, hops0) {
   MATCH (a)-[r:AGG]->(b)
   RETURN collect({k: k, r: r}) AS looked_up
 }
-WITH fs, ps, support, [k IN range(0, size(hops0) - 1) |
-                       coalesce(hops0[k], head([e IN looked_up WHERE e.k = k | e.r]))] AS hops
-WITH fs, ps, hops, support,
+WITH scope, fs, support, [k IN range(0, size(hops0) - 1) |
+                          coalesce(hops0[k], head([e IN looked_up WHERE e.k = k | e.r]))] AS hops
+// An aggregation starts fresh rows: the levels' lists stay out of the top-k below, which
+// charges every row it keeps with every value the row holds.
+WITH scope, collect({fs: fs, hops: hops, support: support}) AS rows
+UNWIND rows AS row
+WITH scope, row.fs AS fs, row.hops AS hops, row.support AS support
+WITH scope, fs, hops, support,
      reduce(s = 0.0, r IN hops | s + r.sum / r.count) / size(hops) AS mean_weight,
      reduce(s = 0.0, r IN hops | s + r.sum_abs / r.count) / size(hops) AS mean_abs_weight
-WITH ps, [f IN fs | f.key] AS features, [f IN fs | f.label] AS labels,
+WITH scope, hops, [f IN fs | f.key] AS features, [f IN fs | f.label] AS labels,
      size(fs) AS length, $token AS token, support, mean_weight, mean_abs_weight
 ORDER BY support DESC, mean_abs_weight DESC, features
 LIMIT $limit
-// The first prompts by id holding the path, from an ordered index scan that stops early.
+// The returned paths' prompts again: the scope (or the first hop's list) filtered by each hop's
+// list in turn, read once into `h` (an IN list is hashed from its second test on).
+WITH features, labels, length, token, support, mean_weight, mean_abs_weight,
+     reduce(ps = CASE WHEN scope IS NULL THEN [x IN hops[0].prompts | x] ELSE scope END,
+            r IN CASE WHEN scope IS NULL THEN tail(hops) ELSE hops END |
+            head([h IN [[y IN r.prompts | y]] | [x IN ps WHERE x IN h]])) AS ps
+// the first prompts by id holding the path, from an ordered index scan that stops early
 RETURN features, labels, length, token, support, mean_weight, mean_abs_weight,
        COLLECT { MATCH (p:Prompt) USING INDEX p:Prompt(prompt_id)
                  WHERE p.prompt_id IS NOT NULL AND p.pn IN ps
