@@ -148,33 +148,34 @@ CALL (pairs, frontier1, found1, top1, b1) {
   }
   WITH live, b, top, cands0, order, size(live) > 0 AND size(live[0].fs) + 1 >= $min_length AS counts
   // At a level that counts, best-first: a counted valid path enters `top`, which may raise the
-  // bound. `out` keeps only candidate indices and supports: the server charges every value a
-  // reduce step builds until the reduce ends, so steps must stay small.
+  // bound; `out` keeps the counted paths still at the bound (each step copies it: kept short).
   WITH live, b, cands0, counts, CASE WHEN NOT counts THEN {b: b, top: top, out: null} ELSE
     reduce(acc = {b: b, top: top, out: []}, j IN order |
       CASE WHEN cands0[j].ub < acc.b THEN acc ELSE head(
-        [s IN [size([x IN CASE WHEN cands0[j].hl IS NULL THEN cands0[j].r.prompts
-                                ELSE cands0[j].hl END
-                     WHERE x IN live[cands0[j].i].ps])] |
+        [ps IN [[x IN CASE WHEN cands0[j].hl IS NULL THEN cands0[j].r.prompts
+                           ELSE cands0[j].hl END
+                 WHERE x IN live[cands0[j].i].ps]] | head([s IN [size(ps)] |
          CASE WHEN s < acc.b THEN acc ELSE head(
            [t IN [([v IN acc.top WHERE v >= s] + [s] + [v IN acc.top WHERE v < s])[..$limit]] |
             head([nb IN [CASE WHEN $limit > 0 AND size(t) >= $limit AND t[-1] > acc.b
                               THEN t[-1] ELSE acc.b END] |
                   {b: nb, top: t,
                    out: CASE WHEN nb > acc.b THEN [e IN acc.out WHERE e.s >= nb]
-                             ELSE acc.out END + [{j: j, s: s}]}])])
-         END]) END) END AS res
-  // the paths themselves: below min_length every candidate that reaches the bound (nothing
-  // raises it), else the counted ones still at the final bound (counted again)
-  CALL (live, b, cands0, counts, res) {
-    UNWIND CASE WHEN counts THEN [e IN res.out WHERE e.s >= res.b | e.j]
-                ELSE [j IN range(0, size(cands0) - 1) WHERE cands0[j].ub >= b] END AS j
-    WITH cands0[j] AS c
+                             ELSE acc.out END + [{j: j, s: s, ps: ps}]}])])
+         END])]) END) END AS res
+  // below min_length nothing raises the bound: count every candidate that reaches it
+  CALL (live, b, cands0, counts) {
+    UNWIND CASE WHEN counts THEN [] ELSE range(0, size(cands0) - 1) END AS j
+    WITH cands0[j] AS c WHERE cands0[j].ub >= b
     WITH c, [x IN CASE WHEN c.hl IS NULL THEN c.r.prompts ELSE c.hl END
              WHERE x IN live[c.i].ps] AS ps
-    WHERE size(ps) >= res.b
-    RETURN collect({fs: [c.x] + live[c.i].fs, hops: [c.r] + live[c.i].hops, ps: ps}) AS next
+    WHERE size(ps) >= b
+    RETURN collect({fs: [c.x] + live[c.i].fs, hops: [c.r] + live[c.i].hops, ps: ps}) AS plain
   }
+  WITH counts, res, found1, CASE WHEN NOT counts THEN plain ELSE
+    [e IN res.out WHERE e.s >= res.b | {fs: [cands0[e.j].x] + live[cands0[e.j].i].fs,
+                                        hops: [cands0[e.j].r] + live[cands0[e.j].i].hops,
+                                        ps: e.ps}] END AS next
   RETURN next AS frontier2, res.b AS b2, res.top AS top2,
          found1 + CASE WHEN counts THEN next ELSE [] END AS found2
 }
@@ -215,33 +216,34 @@ CALL (pairs, frontier2, found2, top2, b2) {
   }
   WITH live, b, top, cands0, order, size(live) > 0 AND size(live[0].fs) + 1 >= $min_length AS counts
   // At a level that counts, best-first: a counted valid path enters `top`, which may raise the
-  // bound. `out` keeps only candidate indices and supports: the server charges every value a
-  // reduce step builds until the reduce ends, so steps must stay small.
+  // bound; `out` keeps the counted paths still at the bound (each step copies it: kept short).
   WITH live, b, cands0, counts, CASE WHEN NOT counts THEN {b: b, top: top, out: null} ELSE
     reduce(acc = {b: b, top: top, out: []}, j IN order |
       CASE WHEN cands0[j].ub < acc.b THEN acc ELSE head(
-        [s IN [size([x IN CASE WHEN cands0[j].hl IS NULL THEN cands0[j].r.prompts
-                                ELSE cands0[j].hl END
-                     WHERE x IN live[cands0[j].i].ps])] |
+        [ps IN [[x IN CASE WHEN cands0[j].hl IS NULL THEN cands0[j].r.prompts
+                           ELSE cands0[j].hl END
+                 WHERE x IN live[cands0[j].i].ps]] | head([s IN [size(ps)] |
          CASE WHEN s < acc.b THEN acc ELSE head(
            [t IN [([v IN acc.top WHERE v >= s] + [s] + [v IN acc.top WHERE v < s])[..$limit]] |
             head([nb IN [CASE WHEN $limit > 0 AND size(t) >= $limit AND t[-1] > acc.b
                               THEN t[-1] ELSE acc.b END] |
                   {b: nb, top: t,
                    out: CASE WHEN nb > acc.b THEN [e IN acc.out WHERE e.s >= nb]
-                             ELSE acc.out END + [{j: j, s: s}]}])])
-         END]) END) END AS res
-  // the paths themselves: below min_length every candidate that reaches the bound (nothing
-  // raises it), else the counted ones still at the final bound (counted again)
-  CALL (live, b, cands0, counts, res) {
-    UNWIND CASE WHEN counts THEN [e IN res.out WHERE e.s >= res.b | e.j]
-                ELSE [j IN range(0, size(cands0) - 1) WHERE cands0[j].ub >= b] END AS j
-    WITH cands0[j] AS c
+                             ELSE acc.out END + [{j: j, s: s, ps: ps}]}])])
+         END])]) END) END AS res
+  // below min_length nothing raises the bound: count every candidate that reaches it
+  CALL (live, b, cands0, counts) {
+    UNWIND CASE WHEN counts THEN [] ELSE range(0, size(cands0) - 1) END AS j
+    WITH cands0[j] AS c WHERE cands0[j].ub >= b
     WITH c, [x IN CASE WHEN c.hl IS NULL THEN c.r.prompts ELSE c.hl END
              WHERE x IN live[c.i].ps] AS ps
-    WHERE size(ps) >= res.b
-    RETURN collect({fs: [c.x] + live[c.i].fs, hops: [c.r] + live[c.i].hops, ps: ps}) AS next
+    WHERE size(ps) >= b
+    RETURN collect({fs: [c.x] + live[c.i].fs, hops: [c.r] + live[c.i].hops, ps: ps}) AS plain
   }
+  WITH counts, res, found2, CASE WHEN NOT counts THEN plain ELSE
+    [e IN res.out WHERE e.s >= res.b | {fs: [cands0[e.j].x] + live[cands0[e.j].i].fs,
+                                        hops: [cands0[e.j].r] + live[cands0[e.j].i].hops,
+                                        ps: e.ps}] END AS next
   RETURN next AS frontier3, res.b AS b3, res.top AS top3,
          found2 + CASE WHEN counts THEN next ELSE [] END AS found3
 }
@@ -282,33 +284,34 @@ CALL (pairs, frontier3, found3, top3, b3) {
   }
   WITH live, b, top, cands0, order, size(live) > 0 AND size(live[0].fs) + 1 >= $min_length AS counts
   // At a level that counts, best-first: a counted valid path enters `top`, which may raise the
-  // bound. `out` keeps only candidate indices and supports: the server charges every value a
-  // reduce step builds until the reduce ends, so steps must stay small.
+  // bound; `out` keeps the counted paths still at the bound (each step copies it: kept short).
   WITH live, b, cands0, counts, CASE WHEN NOT counts THEN {b: b, top: top, out: null} ELSE
     reduce(acc = {b: b, top: top, out: []}, j IN order |
       CASE WHEN cands0[j].ub < acc.b THEN acc ELSE head(
-        [s IN [size([x IN CASE WHEN cands0[j].hl IS NULL THEN cands0[j].r.prompts
-                                ELSE cands0[j].hl END
-                     WHERE x IN live[cands0[j].i].ps])] |
+        [ps IN [[x IN CASE WHEN cands0[j].hl IS NULL THEN cands0[j].r.prompts
+                           ELSE cands0[j].hl END
+                 WHERE x IN live[cands0[j].i].ps]] | head([s IN [size(ps)] |
          CASE WHEN s < acc.b THEN acc ELSE head(
            [t IN [([v IN acc.top WHERE v >= s] + [s] + [v IN acc.top WHERE v < s])[..$limit]] |
             head([nb IN [CASE WHEN $limit > 0 AND size(t) >= $limit AND t[-1] > acc.b
                               THEN t[-1] ELSE acc.b END] |
                   {b: nb, top: t,
                    out: CASE WHEN nb > acc.b THEN [e IN acc.out WHERE e.s >= nb]
-                             ELSE acc.out END + [{j: j, s: s}]}])])
-         END]) END) END AS res
-  // the paths themselves: below min_length every candidate that reaches the bound (nothing
-  // raises it), else the counted ones still at the final bound (counted again)
-  CALL (live, b, cands0, counts, res) {
-    UNWIND CASE WHEN counts THEN [e IN res.out WHERE e.s >= res.b | e.j]
-                ELSE [j IN range(0, size(cands0) - 1) WHERE cands0[j].ub >= b] END AS j
-    WITH cands0[j] AS c
+                             ELSE acc.out END + [{j: j, s: s, ps: ps}]}])])
+         END])]) END) END AS res
+  // below min_length nothing raises the bound: count every candidate that reaches it
+  CALL (live, b, cands0, counts) {
+    UNWIND CASE WHEN counts THEN [] ELSE range(0, size(cands0) - 1) END AS j
+    WITH cands0[j] AS c WHERE cands0[j].ub >= b
     WITH c, [x IN CASE WHEN c.hl IS NULL THEN c.r.prompts ELSE c.hl END
              WHERE x IN live[c.i].ps] AS ps
-    WHERE size(ps) >= res.b
-    RETURN collect({fs: [c.x] + live[c.i].fs, hops: [c.r] + live[c.i].hops, ps: ps}) AS next
+    WHERE size(ps) >= b
+    RETURN collect({fs: [c.x] + live[c.i].fs, hops: [c.r] + live[c.i].hops, ps: ps}) AS plain
   }
+  WITH counts, res, found3, CASE WHEN NOT counts THEN plain ELSE
+    [e IN res.out WHERE e.s >= res.b | {fs: [cands0[e.j].x] + live[cands0[e.j].i].fs,
+                                        hops: [cands0[e.j].r] + live[cands0[e.j].i].hops,
+                                        ps: e.ps}] END AS next
   RETURN next AS frontier4, res.b AS b4, res.top AS top4,
          found3 + CASE WHEN counts THEN next ELSE [] END AS found4
 }
