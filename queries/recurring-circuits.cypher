@@ -21,10 +21,10 @@
 // contain every hop so far. Support only shrinks as a path grows and only the `limit` best
 // supports are returned, so a path (with every extension of it) is dropped as soon as its support
 // is below the bound `b`: the limit-th best support among valid paths already counted (at least
-// min_prompts). Each level counts its candidates best-first, by the upper bound
-// min(hop support, prefix support), in one `reduce` that raises `b` after every count and skips
-// candidates whose upper bound fell below it. Ties at `b` are kept, so the answer equals the
-// unbounded search.
+// min_prompts). Each level counts its candidates best-first in one `reduce` (one prefix's
+// candidates together, prefixes by support, each by its upper bound min(hop support, prefix
+// support)) that raises `b` after every count and skips candidates whose upper bound fell below
+// it. Ties at `b` are kept, so the answer equals the unbounded search.
 // With a prompt scope every hop of an answer is a feature pair with at least min_prompts
 // prompts in the scope, so those pairs and their scope lists (`pairs`, at most |scope| long)
 // are built once and the levels join on them instead of the hops' whole-run lists. Small scopes
