@@ -58,6 +58,7 @@ def query_params(n_prompts: int) -> dict[str, dict]:
         "recurring-circuits[prompts]": {"min_prompts": 3, "prompts": some},
         "circuit-prompts": {"features": fk, "token": 7},
         "feature-neighborhood": {"feature": fk[1]},
+        "feature-labels": {"features": fk},
         "paths-between": {"source": fk[0], "target": fk[-1], "max_hops": 3},
         "hubs[prompts]": {"prompts": some},
         "hubs[token]": {"token": 42},

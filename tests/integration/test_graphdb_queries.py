@@ -67,7 +67,19 @@ def test_every_loader_statement_explains(neo4j_driver, atlas_config):
     {"limit": 0}, {"limit": 1}, {"limit": 3, "min_prompts": 2}, {"limit": 4, "min_length": 3},
     {"limit": 2, "min_length": 4, "min_prompts": 2}, {"token": 7, "limit": 2},
     {"token": 7, "min_length": 1, "limit": 3}, {"max_length": 3, "limit": 5, "min_prompts": 2},
-    {"prompts": [f"p{i:06d}" for i in range(1, 40, 3)], "limit": 3, "min_prompts": 2}])
+    {"prompts": [f"p{i:06d}" for i in range(1, 40, 3)], "limit": 3, "min_prompts": 2},
+    # anchored with small limits: a token with min_length 3, scopes with a token or min_length 3;
+    # scopes of <= 20 prompts (of 40) read pairs from the scope's graphs, larger ones from AGG lists
+    {"token": 7, "min_length": 3, "limit": 3}, {"token": 42, "limit": 4, "min_prompts": 2},
+    {"prompts": [f"p{i:06d}" for i in range(0, 40, 2)], "min_length": 3, "limit": 4,
+     "min_prompts": 2},
+    {"prompts": [f"p{i:06d}" for i in range(0, 40, 2)], "token": 7, "limit": 3, "min_prompts": 2},
+    {"prompts": [f"p{i:06d}" for i in range(30)], "limit": 3, "min_prompts": 2},
+    {"prompts": [f"p{i:06d}" for i in range(30)], "token": 7, "min_length": 3, "limit": 2,
+     "min_prompts": 2},
+    {"prompts": [f"p{i:06d}" for i in range(1, 40, 3)] + ["nope"], "token": 7, "min_length": 1,
+     "max_length": 2, "limit": 5, "min_prompts": 2},
+    {"prompts": []}])
 def test_recurring_circuits(graph, params):
     run, oracle = graph
     got = run("recurring-circuits", **params)
