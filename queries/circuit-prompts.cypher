@@ -18,7 +18,7 @@ OPTIONAL MATCH (last:Feature)-[ro:AGG_OUT]->(t:Token {token_id: $token}) WHERE l
 WITH fs, t, rs + [x IN [ro] WHERE x IS NOT NULL] AS hops, rs
 WHERE all(r IN rs WHERE r IS NOT NULL) AND ($token IS NULL OR t IS NOT NULL) AND size(hops) > 0
 // Prompts in every hop's list, by counting (each list holds distinct prompts): linear, where
-// `[x IN a WHERE x IN b]` costs |a| * |b| for a list variable b.
+// `[x IN a WHERE x IN b]` costs |a| * |b| when b is read from a property (no cached hash set).
 CALL (hops) {
   WITH [r IN hops | r.prompts] AS lists
   WITH lists, size(lists) AS k
