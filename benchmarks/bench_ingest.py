@@ -20,9 +20,11 @@ random (seeded); encoder biases are calibrated so about `rate` of (token, featur
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as dt
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -72,6 +74,7 @@ def build(args, device: torch.device):
     from tests.oracle.twin import ct_transcoders, tl_replacement_model
 
     work = Path(tempfile.mkdtemp(prefix="atlas-bench-ingest-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
     if args.gpu:
         tiny_models.VOCAB, tiny_models.N_HEADS = 50257, 12
     model_dir = tiny_models.build_tiny_model("gpt2", work / "model", n_layers=args.layers,
