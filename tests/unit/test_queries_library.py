@@ -61,3 +61,13 @@ def test_unknown_query_lists_valid_names():
 def test_header_name_must_match_file():
     with pytest.raises(StoreError, match="declares name"):
         parse_header("a", "// name: b\nRETURN 1")
+
+
+def test_recurring_circuits_levels_are_one_subquery_written_three_times():
+    """Cypher has no functions: the three extension levels are copies; an edit must reach all."""
+    text = load_query("recurring-circuits").text
+    levels = re.split(r"^// Extension level \d.*\n", text, flags=re.M)[1:]
+    assert len(levels) == 3
+    bodies = [level[:level.index("\n}\n")] for level in levels]
+    same = {re.sub(r"\b(frontier|found|top|b)\d\b", r"\1N", body) for body in bodies}
+    assert len(same) == 1, "the extension levels of recurring-circuits.cypher differ"
